@@ -1,0 +1,105 @@
+"""Error codes and the error shape shared by every transport.
+
+Exceptions (``lightbox.protocol.errors``)::
+
+    LightBoxError                 code, message, field; maps to ErrorInfo
+     ├── InvalidCommand           invalid_json / invalid_command / unknown_command
+     ├── NotFound                 not_found / media_not_found
+     ├── Conflict                 conflict (e.g. deleting a preset a playlist uses)
+     └── Unavailable              busy / offline / timeout
+
+Every code is stable: clients may switch on it. The message says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from lightbox.protocol.base import WireModel
+
+ErrorCode = Literal[
+    "invalid_json",
+    "invalid_command",
+    "unknown_command",
+    "not_found",
+    "media_not_found",
+    "media_too_large",
+    "media_too_many_pixels",
+    "media_too_many_frames",
+    "media_unsupported_format",
+    "media_corrupt",
+    "conflict",
+    "unauthorized",
+    "forbidden",
+    "rate_limited",
+    "payload_too_large",
+    "busy",
+    "offline",
+    "timeout",
+    "internal",
+]
+
+
+class ErrorInfo(WireModel):
+    code: ErrorCode
+    message: str
+    field: str | None = Field(default=None, description="Dotted path of the field at fault.")
+
+
+class LightBoxError(Exception):
+    """Base of every error a user can cause; carries a stable code."""
+
+    code: ErrorCode = "internal"
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(code=self.code, message=self.message, field=self.field)
+
+
+class InvalidCommand(LightBoxError):
+    code: ErrorCode = "invalid_command"
+
+
+class NotFound(LightBoxError):
+    code: ErrorCode = "not_found"
+
+
+class Conflict(LightBoxError):
+    code: ErrorCode = "conflict"
+
+
+class Unavailable(LightBoxError):
+    code: ErrorCode = "busy"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    # Drop pydantic's union-tag segments (e.g. 'set', 'function-after[...]') for readability.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or "." in p))]
+    return ".".join(parts)
+
+
+def from_validation_error(err: ValidationError, *, prefix: str = "") -> InvalidCommand:
+    """Turn pydantic's error into one with the field at fault and what is allowed."""
+    first: dict[str, Any] = err.errors(include_url=False)[0]
+    field = _loc(tuple(first.get("loc", ())))
+    if prefix:
+        field = f"{prefix}.{field}" if field else prefix
+    message = str(first.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    if first.get("type") == "union_tag_invalid" or first.get("type") == "union_tag_not_found":
+        code: ErrorCode = "unknown_command" if field in ("", "type") else "invalid_command"
+    else:
+        code = "invalid_command"
+    text = f"{field}: {message}" if field else message
+    extra = len(err.errors()) - 1
+    if extra > 0:
+        text += f" (and {extra} more problem{'s' if extra > 1 else ''})"
+    return InvalidCommand(text, code=code, field=field or None)
