@@ -1,8 +1,9 @@
-"""Convert the X11 "misc-fixed" PCF fonts into LightBox's compact font data (run once).
+"""Convert PCF bitmap fonts into LightBox's compact font data (run once).
 
-Usage (needs the Debian package ``xfonts-base``; the runtime and CI do not)::
+Sources: the X11 "misc-fixed" fonts (public domain) and Spleen (BSD-2-Clause).
+Usage (needs the Debian packages below; the runtime and CI do not)::
 
-    apt-get install -y xfonts-base
+    apt-get install -y xfonts-base fonts-spleen
     .venv/bin/python tools/build_fonts.py [--src /usr/share/fonts/X11/misc] \
         [--out src/lightbox/render/fonts/data]
 
@@ -28,7 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-FONTS = ("4x6", "5x7", "6x10", "7x13", "8x13", "9x15", "10x20")
+# LightBox font name -> PCF file under --src. The names are the wire contract
+# (lightbox.protocol.fonts.FONT_NAMES, less the scalable font).
+FONTS = {
+    "5x7": "5x7.pcf.gz",  # X11 misc-fixed, public domain (xfonts-base)
+    "6x10": "6x10.pcf.gz",  # X11 misc-fixed, public domain (xfonts-base)
+    "8x16": "spleen-8x16.pcf.gz",  # Spleen by Frederic Cambus, BSD-2-Clause (fonts-spleen)
+}
 
 RANGES = (
     (0x0020, 0x007E),  # Basic Latin
@@ -187,8 +194,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/lightbox/render/fonts/data"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in FONTS:
-        codepoints, cells, metrics = convert(args.src / f"{name}.pcf.gz")
+    for name, filename in FONTS.items():
+        codepoints, cells, metrics = convert(args.src / filename)
         path = args.out / f"{name}.npz"
         np.savez_compressed(
             path, codepoints=codepoints, bits=np.packbits(cells, axis=-1), metrics=metrics

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 
+from lightbox.protocol import fonts as protocol_fonts
 from lightbox.render.fonts import (
     BITMAP_FONTS,
     FONT_NAMES,
@@ -23,8 +26,10 @@ SAMPLE = "Hello ÄÖÜ ñ ß é © 1°"
 
 
 def test_names_are_the_wire_contract() -> None:
-    assert FONT_NAMES == ("4x6", "5x7", "6x10", "7x13", "8x13", "9x15", "10x20", "sans")
-    assert SCALABLE_FONT == "sans"
+    assert FONT_NAMES == ("5x7", "6x10", "8x16", "scalable")
+    assert FONT_NAMES == protocol_fonts.FONT_NAMES
+    assert set(FONT_NAMES) == set(get_args(protocol_fonts.FontName))
+    assert SCALABLE_FONT == "scalable"
 
 
 def test_font_info_lists_every_font_in_order() -> None:
@@ -36,11 +41,11 @@ def test_font_info_lists_every_font_in_order() -> None:
         assert (info.cell_width, info.line_height) == (w, h)
         assert info.ascent + info.descent == h
         assert info.coverage.startswith("Latin-1")
-        assert info.licence == "public domain"
+        assert info.licence == ("BSD-2-Clause" if info.name == "8x16" else "public domain")
     sans = infos[-1]
     assert sans.kind == "scalable"
     assert sans.cell_width is None
-    assert sans.sizes == (4, 128)
+    assert sans.sizes == (6, 128)
     assert sans.default_size == 12
     assert sans.line_height > 0
 
@@ -86,21 +91,21 @@ def test_unknown_font_and_bad_sizes_are_refused() -> None:
     with pytest.raises(FontError) as err:
         load_font("6x10", 12)
     assert err.value.code == "font_size_invalid"
-    for size in (3, 129, 0, -5):
+    for size in (5, 129, 0, -5):
         with pytest.raises(FontError) as err:
-            load_font("sans", size)
+            load_font("scalable", size)
         assert err.value.code == "font_size_invalid"
 
 
 def test_scalable_font_is_antialiased_and_sized() -> None:
-    small = load_font("sans", 10)
-    big = load_font("sans", 24)
+    small = load_font("scalable", 10)
+    big = load_font("scalable", 24)
     assert isinstance(small, ScalableFont)
     assert isinstance(big, ScalableFont)
     assert big.line_height > small.line_height
-    mask = render_text_mask("Hello ÄÖÜ", "sans", 16)
-    assert mask.shape[0] == load_font("sans", 16).line_height
+    mask = render_text_mask("Hello ÄÖÜ", "scalable", 16)
+    assert mask.shape[0] == load_font("scalable", 16).line_height
     values = np.unique(mask)
     assert values[0] == 0
     assert ((values > 0) & (values < 255)).any(), "scalable text should be antialiased"
-    assert render_text_mask("Hello", "sans").shape[0] == load_font("sans").line_height
+    assert render_text_mask("Hello", "scalable").shape[0] == load_font("scalable").line_height

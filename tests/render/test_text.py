@@ -43,8 +43,8 @@ def test_measure_bitmap() -> None:
 
 
 def test_measure_scalable_grows_with_size() -> None:
-    w10, h10 = measure("Hello", "sans", 10)
-    w20, h20 = measure("Hello", "sans", 20)
+    w10, h10 = measure("Hello", "scalable", 10)
+    w20, h20 = measure("Hello", "scalable", 20)
     assert w20 > w10 > 0
     assert h20 > h10 > 0
 
@@ -128,7 +128,7 @@ def test_static_alignment_golden(align: str, valign: str) -> None:
     r = TextRenderer(
         32,
         16,
-        TextOptions(text="Hi!", font="5x7", align=align, valign=valign, color=RED),  # type: ignore[arg-type]
+        TextOptions(text="Hi!", font="5x7", mode="static", align=align, valign=valign, color=RED),  # type: ignore[arg-type]
     )
     layer = r.render(0.0)
     assert layer.alpha is not None
@@ -142,33 +142,39 @@ def test_static_alignment_golden(align: str, valign: str) -> None:
 
 
 def test_static_multiline_golden() -> None:
-    r = TextRenderer(40, 24, TextOptions(text="Hello\nÄÖÜ ß", font="6x10", line_spacing=1))
+    r = TextRenderer(
+        40, 24, TextOptions(text="Hello\nÄÖÜ ß", font="6x10", mode="static", line_spacing=1)
+    )
     assert_golden(_composite(r.render(0)), "text/static_multiline")
 
 
 def test_static_text_is_cropped_not_crashing() -> None:
-    r = TextRenderer(8, 4, TextOptions(text="much too long", font="10x20"))
+    r = TextRenderer(8, 4, TextOptions(text="much too long", font="8x16", mode="static"))
     assert r.render(0).rgb.shape == (4, 8, 3)
     assert r.duration() is None
     assert not r.finished(1e9)
 
 
 def test_background_vs_transparent() -> None:
-    opaque = TextRenderer(20, 8, TextOptions(text="A", font="5x7", color=RED, background=BLUE))
+    opaque = TextRenderer(
+        20, 8, TextOptions(text="A", font="5x7", mode="static", color=RED, background=BLUE)
+    )
     layer = opaque.render(0)
     assert layer.alpha is None
     colors = {tuple(c) for c in layer.rgb.reshape(-1, 3).tolist()}
     assert colors == {(255, 0, 0), (0, 0, 80)}
     assert_golden(layer.rgb, "text/background")
 
-    clear = TextRenderer(20, 8, TextOptions(text="A", font="5x7", color=RED)).render(0)
+    clear = TextRenderer(20, 8, TextOptions(text="A", font="5x7", mode="static", color=RED)).render(
+        0
+    )
     assert clear.alpha is not None
     assert (clear.rgb == np.array(RED, np.uint8)).all()
     assert np.array_equal(clear.alpha > 0, (layer.rgb == np.array(RED, np.uint8)).all(axis=2))
 
 
 def test_render_returns_owned_arrays() -> None:
-    r = TextRenderer(20, 8, TextOptions(text="A", font="5x7"))
+    r = TextRenderer(20, 8, TextOptions(text="A", font="5x7", mode="static"))
     first = r.render(0)
     first.rgb[...] = 7
     assert first.alpha is not None

@@ -181,9 +181,10 @@ def measure(
 class TextOptions:
     """Everything a text scene is made of (validated by :class:`TextRenderer`).
 
+    Fields and defaults mirror ``lightbox.protocol.scenes.TextScene``.
     ``background=None`` gives a transparent layer (alpha = text mask). ``speed`` is in
     pixels per second. ``gap`` is the blank space between repeats while scrolling; ``None``
-    means the canvas length along the scroll axis (one copy on screen at a time).
+    means the canvas length along the scroll axis (exactly one copy on screen at a time).
     ``loops=0`` scrolls forever. ``align``/``valign`` place static text, the cross axis of
     scrolling text, and the lines of a multi-line block.
     """
@@ -193,12 +194,12 @@ class TextOptions:
     size: int | None = None
     color: RGB = WHITE
     background: RGB | None = None
-    mode: Mode = "static"
+    mode: Mode = "scroll"
     speed: float = 20.0
     direction: Direction = "left"
     align: Align = "center"
     valign: VAlign = "middle"
-    gap: int | None = None
+    gap: int | None = 16
     letter_spacing: int = 0
     line_spacing: int = 0
     loops: int = 0

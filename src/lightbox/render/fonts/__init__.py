@@ -1,9 +1,9 @@
 """Pixel fonts for the renderer.
 
-Bitmap fonts (crisp at 1:1, from the public-domain X11 misc-fixed fonts) are named by
-their cell size: ``4x6``, ``5x7``, ``6x10``, ``7x13``, ``8x13``, ``9x15``, ``10x20``. The
-one scalable font, ``sans`` (Aileron, embedded in Pillow), takes a pixel size. The names in
-:data:`FONT_NAMES` are wire-contract values. See ``docs/fonts.md``.
+Bitmap fonts, crisp at 1:1, are named by their cell size: ``5x7`` and ``6x10`` (X11
+misc-fixed, public domain) and ``8x16`` (Spleen, BSD-2-Clause). The one scalable font,
+``scalable`` (Aileron, embedded in Pillow), takes a pixel size. :data:`FONT_NAMES` equals
+``lightbox.protocol.fonts.FONT_NAMES`` (the wire contract). See ``docs/fonts.md``.
 
 Errors: :class:`FontError` (a ``ValueError``) with a stable ``code``.
 """
@@ -43,8 +43,9 @@ DEFAULT_FONT = "6x10"
 
 Font = BitmapFont | ScalableFont
 
-_BITMAP_ORIGIN = "X11 misc-fixed (xorg font-misc-misc, via Debian xfonts-base)"
-_BITMAP_LICENCE = "public domain"
+_MISC_FIXED = ("X11 misc-fixed (xorg font-misc-misc, Debian xfonts-base)", "public domain")
+_SPLEEN = ("Spleen 8x16 by Frederic Cambus (Debian fonts-spleen)", "BSD-2-Clause")
+_BITMAP_SOURCES = {"5x7": _MISC_FIXED, "6x10": _MISC_FIXED, "8x16": _SPLEEN}
 _SCALABLE_ORIGIN = "Aileron Regular by Sora Sagano, embedded in Pillow (load_default)"
 _SCALABLE_LICENCE = "CC0 1.0 (public domain)"
 
@@ -98,8 +99,8 @@ def font_info() -> tuple[FontInfo, ...]:
                 descent=font.descent,
                 glyph_count=font.glyph_count,
                 coverage=_coverage(font),
-                origin=_BITMAP_ORIGIN,
-                licence=_BITMAP_LICENCE,
+                origin=_BITMAP_SOURCES[name][0],
+                licence=_BITMAP_SOURCES[name][1],
             )
         )
     try:

@@ -1,6 +1,6 @@
 """Fixed-cell bitmap fonts, loaded from the package's own ``data/<name>.npz`` files.
 
-The files are made once from the X11 misc-fixed PCF fonts by ``tools/build_fonts.py``;
+The files are made once from PCF fonts (X11 misc-fixed, Spleen) by ``tools/build_fonts.py``;
 each holds sorted code points, the glyph cells packed one bit per pixel, and the metrics
 (cell width, cell height, ascent, descent). A line of text is rendered by gathering the
 glyph cells with one numpy index and laying them side by side: no per-pixel loops.
@@ -17,7 +17,7 @@ import numpy.typing as npt
 from lightbox.render.fonts.base import FontError
 from lightbox.render.frame import Mask
 
-BITMAP_FONTS: tuple[str, ...] = ("4x6", "5x7", "6x10", "7x13", "8x13", "9x15", "10x20")
+BITMAP_FONTS: tuple[str, ...] = ("5x7", "6x10", "8x16")
 """Bitmap font names, smallest first (wire-contract values)."""
 
 REPLACEMENT = "\ufffd"

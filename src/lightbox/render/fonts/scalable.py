@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw, ImageFont
 from lightbox.render.fonts.base import FontError
 from lightbox.render.frame import Mask
 
-SCALABLE_FONT = "sans"
-MIN_SIZE = 4
+SCALABLE_FONT = "scalable"
+MIN_SIZE = 6
 MAX_SIZE = 128
 DEFAULT_SIZE = 12
 
