@@ -67,6 +67,7 @@ from lightbox.protocol.settings import MatrixSettings, OutputSettings, PowerSett
 from lightbox.protocol.state import (
     Catalog,
     CommandResult,
+    DeviceInfo,
     PlaylistStatus,
     ScheduleStatus,
     State,
@@ -140,6 +141,7 @@ __all__ = [
     "Color",
     "Command",
     "CommandResult",
+    "DeviceInfo",
     "Conflict",
     "EffectInfo",
     "EffectScene",

@@ -71,3 +71,22 @@ class Catalog(WireModel):
     effects: tuple[EffectInfo, ...]
     palettes: tuple[PaletteInfo, ...]
     fonts: tuple[str, ...]
+
+
+class DeviceInfo(WireModel):
+    """Public facts about a LightBox (no token needed to read them)."""
+
+    id: str
+    name: str
+    version: str
+    width: int
+    height: int
+    driver: str
+    uptime_s: float = Field(ge=0)
+    fps: float = Field(ge=0)
+    target_fps: int = Field(ge=1)
+    dropped_frames: int = Field(ge=0)
+    estimated_ma: float = Field(ge=0)
+    power_limited: bool = False
+    mqtt_connected: bool = False
+    paired: bool = False
