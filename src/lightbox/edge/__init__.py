@@ -1,0 +1,1 @@
+"""The LightBox service that runs on the device (edge)."""
