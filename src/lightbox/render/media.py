@@ -515,10 +515,12 @@ class GifRenderer:
     def frame_index(self, t: float) -> int:
         """Index of the frame shown at ``t`` seconds."""
         n = len(self.fitted.frames)
-        if n == 1 or self._period_ms == 0 or not math.isfinite(t) or t <= 0:
-            return 0 if not (math.isinf(t) and t > 0 and self.loop) else n - 1
+        if n == 1 or self._period_ms == 0 or math.isnan(t) or t <= 0:
+            return 0
         if self.finished(t):
             return n - 1
+        if math.isinf(t):
+            return 0
         ms = (t * 1000 * self.speed + 1e-6) % self._period_ms
         return min(int(np.searchsorted(self._ends_ms, ms, side="right")), n - 1)
 

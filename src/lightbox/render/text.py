@@ -74,10 +74,7 @@ def _clean_line(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(
-        _REPLACEMENT
-        if unicodedata.category(c) in ("Cc", "Cs") or (unicodedata.category(c) == "Co")
-        else c
-        for c in line
+        _REPLACEMENT if unicodedata.category(c) in ("Cc", "Cs", "Co") else c for c in line
     )
 
 
@@ -297,8 +294,10 @@ class TextRenderer:
     # -- timing ------------------------------------------------------------------------
     def offset(self, t: float) -> int:
         """Pixels scrolled at ``t`` seconds: ``floor(speed * t)`` (0 before ``t = 0``)."""
-        if not math.isfinite(t) or t <= 0:
-            return 0 if not (math.isinf(t) and t > 0) else 1 << 62
+        if math.isnan(t) or t <= 0:
+            return 0
+        if math.isinf(t):
+            return 1 << 62
         return min(math.floor(self._speed * t + _SPEED_EPSILON), 1 << 62)
 
     def duration(self) -> float | None:
