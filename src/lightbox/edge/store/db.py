@@ -42,7 +42,7 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as err:
         conn.close()
-        raise translate(err, "configuring the connection", path) from err
+        raise translate(err, "opening the database", path) from err
     except BaseException:
         conn.close()
         raise
