@@ -113,18 +113,20 @@ class Dna(Effect):
         lo, hi = np.minimum(y1, y2), np.maximum(y1, y2)
         rung = ((self.py >= lo) & (self.py <= hi)) * self.rung_cols
         _over(out, rung.astype(np.float32), self.colors[2])
-        front1 = depth[None, :] > 0
-        strands = ((y1, front1, self.colors[0]), (y2, ~front1, self.colors[1]))
-        covers = [
-            np.clip(np.float32(self.half + 0.5) - np.abs(self.py - y[None, :]), 0, 1)
-            for y, _, _ in strands
-        ]
-        # Painter's order: rungs, then the far strand (dimmed), then the near one on top.
-        for cover, (_, front, rgb) in zip(covers, strands, strict=True):
-            _over(out, (cover * ~front).astype(np.float32), rgb * np.float32(0.4))
+        # Per column, which strand is in front: compose the far strand (dimmed) and then
+        # the near one as two layers with per-column colours (painter's order).
+        front1 = depth > 0
+        near_y = np.where(front1, y1, y2)[None, :]
+        far_y = np.where(front1, y2, y1)[None, :]
+        c1, c2 = self.colors[0], self.colors[1]
+        near_rgb = np.where(front1[:, None], c1, c2)[None, :, :]
+        far_rgb = np.where(front1[:, None], c2, c1)[None, :, :] * np.float32(0.4)
+        reach = np.float32(self.half + 0.5)
+        far = np.clip(reach - np.abs(self.py - far_y), 0, 1)
+        _over(out, far.astype(np.float32), far_rgb)
         shade = np.float32(0.6) + np.float32(0.4) * np.abs(depth)
-        for cover, (_, front, rgb) in zip(covers, strands, strict=True):
-            _over(out, (cover * front * shade[None, :]).astype(np.float32), rgb)
+        near = np.clip(reach - np.abs(self.py - near_y), 0, 1) * shade[None, :]
+        _over(out, near.astype(np.float32), near_rgb)
         return to_frame(out)
 
 
@@ -173,13 +175,24 @@ class ClockFace(Effect):
         dial = np.maximum(ring, ticks)[:, :, None] * np.array([150.0, 160.0, 190.0]) * level
         return np.asarray(dial, dtype=np.float32)
 
-    def _hand(self, angle: float, length: float, width: float) -> F32:
+    def _draw_hand(self, out: F32, angle: float, length: float, width: float, rgb: F32) -> None:
+        """Anti-aliased capsule from the centre, computed only inside its bounding box."""
         sx, sy = math.sin(angle), -math.cos(angle)
-        along = self.dx * np.float32(sx) + self.dy * np.float32(sy)
-        across = np.abs(self.dx * np.float32(sy) - self.dy * np.float32(sx))
+        pad = width * 0.5 + 1.5
+        cx, cy = (self.width - 1) / 2, (self.height - 1) / 2
+        x0 = max(0, math.floor(cx + min(0.0, length * sx) - pad))
+        x1 = min(self.width, math.ceil(cx + max(0.0, length * sx) + pad) + 1)
+        y0 = max(0, math.floor(cy + min(0.0, length * sy) - pad))
+        y1 = min(self.height, math.ceil(cy + max(0.0, length * sy) + pad) + 1)
+        if x0 >= x1 or y0 >= y1:
+            return
+        dx, dy = self.dx[:, x0:x1], self.dy[y0:y1, :]
+        along = dx * np.float32(sx) + dy * np.float32(sy)
+        across = np.abs(dx * np.float32(sy) - dy * np.float32(sx))
         beyond = np.maximum(along - np.float32(length), -along - np.float32(width * 0.5))
         dist = np.hypot(across, np.maximum(beyond, 0))
-        return np.clip(np.float32(width * 0.5 + 0.5) - dist, 0.0, 1.0).astype(np.float32)
+        cover = np.clip(np.float32(width * 0.5 + 0.5) - dist, 0.0, 1.0).astype(np.float32)
+        _over(out[y0:y1, x0:x1], cover, rgb)
 
     def render(self, t: float) -> Frame:
         now = (self.base + t) % 43200.0
@@ -190,5 +203,5 @@ class ClockFace(Effect):
         angles = [hours / 12.0, minutes / 60.0, seconds / 60.0]
         count = 3 if self.show_seconds else 2
         for (rgb, length, width), turn in list(zip(self.hands, angles, strict=True))[:count]:
-            _over(out, self._hand(turn * 2 * math.pi, length, width), rgb)
+            self._draw_hand(out, turn * 2 * math.pi, length, width, rgb)
         return to_frame(out)
