@@ -1,0 +1,403 @@
+"""The device side of MQTT: one LightBox's link to its broker.
+
+:class:`MqttLink` keeps one persistent MQTT 3.1.1 session (``clean_session=False``) with
+the broker for as long as it runs:
+
+- on every connect it publishes ``status`` = ``online``, ``info`` and the current
+  ``state`` (all retained, QoS 1) and subscribes to ``cmd`` at QoS 1; the last will sets
+  ``status`` = ``offline`` when the connection dies without a DISCONNECT;
+- every message on ``cmd`` goes to the :class:`CommandHandler`; its
+  :class:`~lightbox.protocol.CommandResult` goes to ``cmd/result`` (QoS 1, not retained);
+- a command is acknowledged (PUBACK) only after its result was published, so a command
+  that was being handled when the LightBox crashed or lost the broker is delivered again
+  (the handler's idempotency ids make that harmless);
+- it reconnects forever, with exponential backoff and full jitter;
+- :meth:`MqttLink.stop` publishes ``status`` = ``offline`` and disconnects cleanly.
+
+The link never parses or applies a command itself: that is the handler's job, shared by
+every transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import aiomqtt
+import paho.mqtt.client as paho_mqtt
+from pydantic import BaseModel
+
+from lightbox.edge.mqtt.settings import MqttSettings
+from lightbox.protocol import CommandResult, DeviceInfo, ErrorInfo, State, command_id_of
+from lightbox.protocol.topics import OFFLINE, ONLINE, DeviceTopics
+
+__all__ = ["Backoff", "CommandHandler", "MqttLink"]
+
+logger = logging.getLogger(__name__)
+
+ORIGIN = "mqtt"
+STABLE_CONNECTION_S = 10.0
+"""A connection that lasted this long resets the reconnect backoff."""
+STOP_GRACE_S = 5.0
+"""How long :meth:`MqttLink.stop` lets a command being handled finish."""
+OPERATION_TIMEOUT_S = 10.0
+
+
+class CommandHandler(Protocol):
+    """What the link hands commands to (the LightBox service, or a fake in tests)."""
+
+    async def handle_payload(self, payload: bytes, *, origin: str) -> CommandResult:
+        """Parse and apply one raw command idempotently; never raise for bad input."""
+        ...
+
+    def current_state(self) -> State:
+        """The state to publish (retained) right after connecting."""
+        ...
+
+
+class Backoff:
+    """Exponential backoff with full jitter: a delay in [min_s, min(max_s, min_s * 2^n)]."""
+
+    def __init__(
+        self, min_s: float, max_s: float, *, rand: Callable[[], float] = random.random
+    ) -> None:
+        self.min_s = min_s
+        self.max_s = max_s
+        self.attempt = 0
+        self._rand = rand
+
+    def next(self) -> float:
+        cap = min(self.max_s, self.min_s * 2.0 ** min(self.attempt, 62))
+        self.attempt += 1
+        return self.min_s + self._rand() * (cap - self.min_s)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class _Stopped(Exception):
+    """Internal: the session ended because stop() was called."""
+
+
+class MqttLink:
+    """A LightBox's MQTT link; :meth:`run` it as a task, :meth:`stop` it to go offline."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        device_id: str,
+        handler: CommandHandler,
+        *,
+        info: Callable[[], DeviceInfo] | None = None,
+    ) -> None:
+        self.topics = DeviceTopics(device_id, settings.topic_prefix)
+        self.device_id = device_id
+        self.client_id = settings.client_id_for(device_id)
+        self._settings = settings
+        self._handler = handler
+        self._info = info
+        self._tls = settings.ssl_context()  # bad TLS files fail here, not in the loop
+        self._log = logging.LoggerAdapter(logger, {"device_id": device_id})
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+        self._connected = False
+        self._connected_at = 0.0
+        self._connected_event = asyncio.Event()
+        self._stop_event = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._command_lock = asyncio.Lock()
+        # Retained messages waiting to go out, latest per topic (coalesced).
+        self._retained: dict[str, BaseModel] = {}
+        self._retained_event = asyncio.Event()
+        self._last_state: State | None = None
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while connected, subscribed and announced ``online``."""
+        return self._connected
+
+    async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until :attr:`connected`; raise :class:`TimeoutError` after ``timeout`` s."""
+        await asyncio.wait_for(self._connected_event.wait(), timeout)
+
+    def publish_state(self, state: State) -> None:
+        """Publish ``state`` retained (QoS 1) as soon as possible; never blocks.
+
+        Only the latest state waits: a newer call replaces one not yet sent. Safe to call
+        from the event loop or from another thread.
+        """
+        self._from_any_thread(self._queue_retained, self.topics.state, state)
+
+    def publish_info(self) -> None:
+        """Publish a fresh ``info`` (retained) as soon as possible; never blocks."""
+        if self._info is not None:
+            self._from_any_thread(self._queue_info)
+
+    async def run(self) -> None:
+        """Connect, serve commands and reconnect forever, until :meth:`stop` or cancelled."""
+        if self._running:
+            raise RuntimeError(f"the MQTT link of {self.device_id} is already running")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._running = True
+        self._stop_event.clear()
+        self._finished.clear()
+        backoff = Backoff(self._settings.reconnect_min_s, self._settings.reconnect_max_s)
+        self._log.info(
+            "device %s: MQTT link starting (broker %s, client id %s)",
+            self.device_id,
+            self._settings.url,
+            self.client_id,
+        )
+        try:
+            while not self._stop_event.is_set():
+                self._connected_at = 0.0
+                try:
+                    await self._session()
+                except _Stopped:
+                    break
+                except aiomqtt.MqttError as err:
+                    reason = str(err) or type(err).__name__
+                    was = "lost" if self._connected_at else "failed"
+                except Exception as err:  # a bug must not end the link: log it and retry
+                    self._log.exception("device %s: MQTT session crashed", self.device_id)
+                    reason = repr(err)
+                    was = "crashed"
+                if self._stop_event.is_set():
+                    break
+                if self._connected_at and loop.time() - self._connected_at >= STABLE_CONNECTION_S:
+                    backoff.reset()
+                delay = backoff.next()
+                self._log.warning(
+                    "device %s: MQTT connection %s (%s); retrying in %.1f s",
+                    self.device_id,
+                    was,
+                    reason,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_event.wait(), delay)
+        finally:
+            self._set_connected(False)
+            self._running = False
+            self._finished.set()
+            self._log.info("device %s: MQTT link stopped", self.device_id)
+
+    async def stop(self) -> None:
+        """Finish the command being handled, publish ``offline``, disconnect cleanly."""
+        timeout = STOP_GRACE_S + 2 * OPERATION_TIMEOUT_S
+        self._stop_event.set()
+        if not self._running:
+            return
+        self._log.info("device %s: MQTT link stopping", self.device_id)
+        try:
+            await asyncio.wait_for(self._finished.wait(), timeout)
+        except TimeoutError:
+            self._log.warning(
+                "device %s: MQTT link did not stop within %.0f s", self.device_id, timeout
+            )
+
+    # -- one connection -----------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        settings = self._settings
+        client = aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            identifier=self.client_id,
+            clean_session=False,
+            will=aiomqtt.Will(self.topics.status, OFFLINE, qos=1, retain=True),
+            keepalive=settings.keepalive,
+            tls_context=self._tls,
+            timeout=OPERATION_TIMEOUT_S,
+            logger=logging.getLogger(f"{__name__}.client"),
+        )
+        # aiomqtt acknowledges a QoS 1 message as soon as it is queued for us, before the
+        # handler runs. Its paho client can defer the PUBACK: ack after the result is out.
+        paho = _paho_of(client)
+        if paho is not None:
+            paho.manual_ack_set(True)
+        return client
+
+    async def _session(self) -> None:
+        """One connection, from CONNECT to its end; raises _Stopped after a stop()."""
+        client = self._client()
+        async with client:
+            await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+            await client.subscribe(self.topics.cmd, qos=1)
+            self._set_connected(True)
+            try:
+                self._queue_info()
+                self._queue_retained(self.topics.state, self._handler.current_state())
+                await self._serve(client)
+            except asyncio.CancelledError:
+                # Cancelled instead of stopped: still say goodbye before the clean
+                # DISCONNECT (which does not fire the will).
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await client.publish(
+                        self.topics.status, OFFLINE, qos=1, retain=True, timeout=2.0
+                    )
+                raise
+            except _Stopped:
+                await client.publish(self.topics.status, OFFLINE, qos=1, retain=True)
+                raise
+            finally:
+                self._set_connected(False)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        commands = asyncio.create_task(self._serve_commands(client), name="mqtt-commands")
+        retained = asyncio.create_task(self._publish_retained(client), name="mqtt-retained")
+        stop = asyncio.create_task(self._stop_event.wait(), name="mqtt-stop")
+        tasks = (commands, retained, stop)
+        locked = False
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if stop in done:
+                try:  # let the command being handled finish and answer
+                    await asyncio.wait_for(self._command_lock.acquire(), STOP_GRACE_S)
+                    locked = True
+                except TimeoutError:
+                    self._log.warning(
+                        "device %s: a command still running at stop is cancelled",
+                        self.device_id,
+                    )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if locked:
+                self._command_lock.release()
+        for task in (commands, retained):
+            error = task.exception() if task in done and not task.cancelled() else None
+            if error is not None:
+                raise error
+        if stop in done:
+            raise _Stopped
+        raise aiomqtt.MqttError("the message stream ended")
+
+    async def _serve_commands(self, client: aiomqtt.Client) -> None:
+        paho = _paho_of(client)
+        async for message in client.messages:
+            async with self._command_lock:
+                if message.topic.value == self.topics.cmd:
+                    result = await self._answer(message)
+                    await client.publish(
+                        self.topics.result, _json(result), qos=1, retain=False
+                    )
+                else:  # e.g. a subscription left in the session by an older version
+                    self._log.debug(
+                        "device %s: ignoring message on %s", self.device_id, message.topic
+                    )
+                if paho is not None and message.qos > 0:
+                    paho.ack(message.mid, message.qos)
+
+    async def _answer(self, message: aiomqtt.Message) -> CommandResult:
+        payload = message.payload
+        command_id = command_id_of(payload)
+        if message.retain:
+            # Delivered because we (re)subscribed: it would run again on every reconnect.
+            return CommandResult(
+                id=command_id,
+                ok=False,
+                error=ErrorInfo(
+                    code="invalid_command",
+                    message="commands must not be retained (they would run again on every "
+                    f"reconnect); clear it with: mosquitto_pub -r -n -t '{self.topics.cmd}'",
+                ),
+            )
+        try:
+            result = await self._handler.handle_payload(payload, origin=ORIGIN)
+        except Exception:
+            self._log.exception(
+                "device %s: command %s failed inside the LightBox", self.device_id, command_id
+            )
+            result = CommandResult(
+                id=command_id,
+                ok=False,
+                error=ErrorInfo(
+                    code="internal",
+                    message="the LightBox failed while applying this command; "
+                    "nothing else was changed; see its log",
+                ),
+            )
+        if result.id is None and command_id is not None:
+            result = result.model_copy(update={"id": command_id})
+        if result.ok:
+            state = self._handler.current_state()
+            if state != self._last_state:
+                self._queue_retained(self.topics.state, state)
+        return result
+
+    async def _publish_retained(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._retained_event.wait()
+            self._retained_event.clear()
+            while self._retained:
+                topic, model = next(iter(self._retained.items()))
+                await client.publish(topic, _json(model), qos=1, retain=True)
+                if self._retained.get(topic) is model:
+                    del self._retained[topic]
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected == self._connected:
+            return
+        self._connected = connected
+        if connected:
+            self._connected_at = self._loop.time() if self._loop else 0.0
+            self._connected_event.set()
+            self._log.info(
+                "device %s: MQTT connected to %s, online", self.device_id, self._settings.url
+            )
+        else:
+            self._connected_event.clear()
+            self._log.info("device %s: MQTT disconnected", self.device_id)
+
+    def _queue_retained(self, topic: str, model: BaseModel) -> None:
+        if topic == self.topics.state and isinstance(model, State):
+            self._last_state = model
+        self._retained[topic] = model
+        self._retained_event.set()
+
+    def _queue_info(self) -> None:
+        if self._info is None:
+            return
+        try:
+            info = self._info()
+        except Exception:
+            self._log.exception("device %s: could not build the info message", self.device_id)
+            return
+        self._queue_retained(self.topics.info, info)
+
+    def _from_any_thread(self, func: Callable[..., None], *args: object) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(func, *args)
+                return
+        func(*args)
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json(by_alias=True).encode()
+
+
+def _paho_of(client: aiomqtt.Client) -> paho_mqtt.Client | None:
+    """The paho client inside aiomqtt, if this aiomqtt version still has one there."""
+    paho = getattr(client, "_client", None)
+    if isinstance(paho, paho_mqtt.Client) and hasattr(paho, "manual_ack_set"):
+        return paho
+    return None
