@@ -14,7 +14,9 @@ def numbered(width: int, height: int) -> np.ndarray:
     return np.stack([i % 256, (i * 7) % 256, (255 - i) % 256], axis=-1).astype(np.uint8)
 
 
-def output_frame(matrix: MatrixSettings, layout: Layout, frame: np.ndarray | None = None) -> OutputFrame:
+def output_frame(
+    matrix: MatrixSettings, layout: Layout, frame: np.ndarray | None = None
+) -> OutputFrame:
     stage = OutputStage(matrix, OutputSettings(gamma=1.0))
     if frame is None:
         frame = numbered(matrix.width, matrix.height)
