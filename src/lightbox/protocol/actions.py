@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from lightbox.protocol.base import WireModel
 from lightbox.protocol.scenes import Scene, Transition
 
 CommandId = Annotated[
     str,
-    Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
-          description="Idempotency key: printable ASCII, no spaces, at most 64."),
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Idempotency key: printable ASCII, no spaces, at most 64.",
+    ),
 ]
 
 
@@ -24,7 +28,7 @@ class SetCommand(_Command):
     """Change power, brightness and/or the scene; fields left out stay as they are."""
 
     type: Literal["set"] = "set"
-    power: bool | None = None
+    power: StrictBool | None = None
     brightness: int | None = Field(default=None, ge=0, le=255)
     scene: Scene | None = None
     transition: Transition | None = Field(default=None, description="For this change only.")

@@ -56,9 +56,6 @@ class PresetDeleteCommand(_Command):
     preset: str = Field(min_length=1, max_length=64)
 
 
-
-
-
 class PlaylistSaveCommand(_Command):
     type: Literal["playlist.save"] = "playlist.save"
     playlist: Playlist
@@ -86,7 +83,6 @@ class SettingsCommand(_Command):
     settings: Settings
 
 
-
 Command = Annotated[
     SetCommand
     | PresetApplyCommand
@@ -106,9 +102,19 @@ Command = Annotated[
 
 
 COMMAND_TYPES: tuple[str, ...] = (
-    "set", "preset.apply", "preset.save", "preset.delete", "playlist.start", "playlist.stop",
-    "playlist.step", "playlist.save", "playlist.delete", "schedule.save", "schedule.delete",
-    "settings.set", "identify",
+    "set",
+    "preset.apply",
+    "preset.save",
+    "preset.delete",
+    "playlist.start",
+    "playlist.stop",
+    "playlist.step",
+    "playlist.save",
+    "playlist.delete",
+    "schedule.save",
+    "schedule.delete",
+    "settings.set",
+    "identify",
 )
 
 _command_adapter: TypeAdapter[Any] | None = None
@@ -120,4 +126,3 @@ def command_adapter() -> TypeAdapter[Any]:
     if _command_adapter is None:
         _command_adapter = TypeAdapter(Command)
     return _command_adapter
-

@@ -88,7 +88,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 def from_validation_error(err: ValidationError, *, prefix: str = "") -> InvalidCommand:
     """Turn pydantic's error into one with the field at fault and what is allowed."""
-    first: dict[str, Any] = err.errors(include_url=False)[0]
+    first = err.errors(include_url=False)[0]
     field = _loc(tuple(first.get("loc", ())))
     if prefix:
         field = f"{prefix}.{field}" if field else prefix

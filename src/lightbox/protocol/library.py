@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from lightbox.protocol.actions import ScheduleAction
 from lightbox.protocol.base import WireModel
 from lightbox.protocol.scenes import Scene, Transition
-from lightbox.protocol.actions import ScheduleAction
 from lightbox.protocol.timezones import check_timezone
 
 ItemId = Annotated[
@@ -103,8 +103,3 @@ class Schedule(WireModel):
         if self.timezone is not None:
             check_timezone(self.timezone)
         return self
-
-
-
-
-

@@ -39,7 +39,9 @@ class DeviceTopics:
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
         if not self.prefix or any(c in self.prefix for c in "+#") or self.prefix.endswith("/"):
-            raise ValueError(f"topic prefix {self.prefix!r} must be non-empty, no '+', '#', '/' end")
+            raise ValueError(
+                f"topic prefix {self.prefix!r} must be non-empty, no '+', '#', '/' end"
+            )
 
     @property
     def base(self) -> str:
