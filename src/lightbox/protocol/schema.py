@@ -16,6 +16,7 @@ def json_schema() -> dict[str, Any]:
         Catalog,
         Command,
         CommandResult,
+        DeviceInfo,
         Playlist,
         Preset,
         Scene,
@@ -25,12 +26,13 @@ def json_schema() -> dict[str, Any]:
         Stats,
     )
 
+    reported = (State, CommandResult, Stats, Catalog, DeviceInfo)
     command_schema = TypeAdapter(Command).json_schema(ref_template="#/$defs/{model}")
     scene_schema = TypeAdapter(Scene).json_schema(ref_template="#/$defs/{model}")
     _, top = models_json_schema(
         [
-            (m, "serialization" if m in (State, CommandResult, Stats, Catalog) else "validation")
-            for m in (State, CommandResult, Stats, Catalog, Settings, Preset, Playlist, Schedule)
+            (m, "serialization" if m in reported else "validation")
+            for m in (*reported, Settings, Preset, Playlist, Schedule)
         ],
         ref_template="#/$defs/{model}",
     )
