@@ -363,3 +363,16 @@ def test_sun_trigger_properties(
     assert fire is not None  # no polar days below 60 degrees
     assert fire > start
     assert fire - start < timedelta(days=2, hours=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(minute=st.integers(0, 59), second=st.integers(0, 59))
+def test_every_time_in_berlin_dst_hours(minute: int, second: int) -> None:
+    s = sched(f"02:{minute:02d}:{second:02d}")
+    # spring forward (2026-03-29): 02:mm:ss CET does not exist, fires at 03:mm:ss CEST
+    spring = next_fire(s, utc(2026, 3, 28, 12), "Europe/Berlin", None)
+    assert spring == utc(2026, 3, 29, 1, minute, second)
+    # fall back (2026-10-25): 02:mm:ss happens in CEST then CET; fires in CEST only
+    fall = next_fire(s, utc(2026, 10, 24, 12), "Europe/Berlin", None)
+    assert fall == utc(2026, 10, 25, 0, minute, second)
+    assert next_fire(s, fall, "Europe/Berlin", None) == utc(2026, 10, 26, 1, minute, second)
