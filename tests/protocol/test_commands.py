@@ -101,12 +101,12 @@ def test_invalid_field_is_named(data: dict[str, Any], field: str, bad: Any) -> N
         (
             b'{"type": "set", "scene": {"type": "solid", "color": "#12345"}}',
             "invalid_command",
-            "scene.solid.color",
+            "scene.color",
         ),
         (
             b'{"type": "set", "scene": {"type": "text", "text": ""}}',
             "invalid_command",
-            "scene.text.text",
+            "scene.text:",
         ),
         (
             b'{"type": "set", "scene": {"type": "clock", "timezone": "Mars/Olympus"}}',

@@ -112,7 +112,7 @@ def parse_command(payload: bytes | str | dict[str, Any]) -> Command:
     try:
         command: Command = command_adapter().validate_python(data)
     except ValidationError as err:
-        raise from_validation_error(err) from err
+        raise from_validation_error(err, data=data) from err
     return command
 
 

@@ -80,16 +80,46 @@ class Unavailable(LightBoxError):
     code: ErrorCode = "busy"
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    # Drop pydantic's union-tag segments (e.g. 'set', 'function-after[...]') for readability.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or "." in p))]
+def _loc(loc: tuple[int | str, ...], data: Any = None) -> str:
+    """A dotted field path from pydantic's ``loc``, without union tags.
+
+    Pydantic puts the tag of a discriminated union (``'set'``, ``'effect'``) and validator
+    names (``'function-after[...]'``) into ``loc``; walking the input alongside tells
+    which segments are real keys.
+    """
+    parts: list[str] = []
+    node = data
+    tag_seen: object = None
+    for i, segment in enumerate(loc):
+        is_tag = isinstance(node, dict) and node.get("type") == segment and tag_seen is not node
+        if is_tag and i + 1 < len(loc):
+            tag_seen = node  # the union tag (also when a field has the same name, as 'layers')
+            continue
+        if isinstance(node, dict) and segment in node:
+            parts.append(str(segment))
+            node = node[segment]
+        elif isinstance(node, list | tuple) and isinstance(segment, int) and segment < len(node):
+            parts.append(str(segment))
+            node = node[segment]
+        elif is_tag:
+            continue
+        elif isinstance(segment, str) and ("[" in segment or "-" in segment):
+            continue  # validator or union-member names
+        else:
+            parts.append(str(segment))
+            node = None
     return ".".join(parts)
 
 
-def from_validation_error(err: ValidationError, *, prefix: str = "") -> InvalidCommand:
-    """Turn pydantic's error into one with the field at fault and what is allowed."""
+def from_validation_error(
+    err: ValidationError, *, prefix: str = "", data: Any = None
+) -> InvalidCommand:
+    """Turn pydantic's error into one with the field at fault and what is allowed.
+
+    Pass the validated ``data`` so that union tags can be told from field names.
+    """
     first = err.errors(include_url=False)[0]
-    field = _loc(tuple(first.get("loc", ())))
+    field = _loc(tuple(first.get("loc", ())), data)
     if prefix:
         field = f"{prefix}.{field}" if field else prefix
     message = str(first.get("msg", "invalid value"))

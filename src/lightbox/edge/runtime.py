@@ -1,0 +1,252 @@
+"""One LightBox, assembled and run: store, service, broker, MQTT link and the HTTP API.
+
+States: ``setup`` -> ``running`` -> ``stopping`` -> ``stopped``. :meth:`EdgeRuntime.start`
+builds everything (opening the store applies its migrations) and starts the long-running
+tasks, each named and owned here; :meth:`EdgeRuntime.stop` stops them in stages, each
+with a timeout: HTTP stops taking requests, the MQTT link says ``offline``, the timers and
+the render loop stop, the store closes, the embedded broker goes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import secrets
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from lightbox.edge.config import EdgeConfig
+from lightbox.edge.media import MediaLibrary
+from lightbox.edge.service import LightBoxService
+from lightbox.edge.store import Store
+from lightbox.protocol import Settings, State
+from lightbox.protocol.settings import (
+    DdpDriver,
+    E131Driver,
+    EmulatorDriver,
+    Hub75Driver,
+    MatrixSettings,
+    NullDriver,
+    TerminalDriver,
+    Ws281xDriver,
+)
+from lightbox.render.frame import Size
+
+log = logging.getLogger(__name__)
+
+_DRIVERS = {
+    "emulator": EmulatorDriver,
+    "terminal": TerminalDriver,
+    "null": NullDriver,
+    "hub75": Hub75Driver,
+    "ws281x": Ws281xDriver,
+}
+
+
+class Phase(enum.Enum):
+    SETUP = "setup"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    http_url: str
+    mqtt_url: str
+    embedded_broker: bool
+
+
+def device_identity(store: Store, config: EdgeConfig) -> str:
+    """The device id: from the config, else the one stored, else a new one (stored)."""
+    stored = store.get_meta("device_id")
+    device_id = config.device_id or stored or f"lightbox-{secrets.token_hex(4)}"
+    if device_id != stored:
+        with store.transaction() as tx:
+            tx.set_meta("device_id", device_id)
+    return device_id
+
+
+def initial_settings(store: Store, config: EdgeConfig) -> Settings:
+    """Stored settings with the config's explicit overrides (size, driver, fps, name)."""
+    settings = store.load_settings() or Settings()
+    update: dict[str, object] = {}
+    if config.name:
+        update["name"] = config.name
+    if config.size:
+        size = Size.parse(config.size)
+        matrix = settings.matrix.model_dump()
+        matrix.update(width=size.width, height=size.height, panel_width=None, panel_height=None)
+        update["matrix"] = MatrixSettings.model_validate(matrix)
+    if config.driver and config.driver != settings.driver.name:
+        if config.driver in ("ddp", "e131"):
+            current = settings.driver
+            if not isinstance(current, DdpDriver | E131Driver):
+                raise ValueError(
+                    f"driver {config.driver!r} needs a target host: set it in the settings "
+                    "(PUT /api/v1/settings) rather than with --driver"
+                )
+        else:
+            update["driver"] = _DRIVERS[config.driver]()
+    if config.fps:
+        update["output"] = settings.output.model_copy(update={"fps": config.fps})
+    if update:
+        settings = Settings.model_validate(
+            {
+                **settings.model_dump(),
+                **{
+                    k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                    for k, v in update.items()
+                },
+            }
+        )
+        with store.transaction() as tx:
+            tx.save_settings(settings)
+    return settings
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the runtime owns SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class EdgeRuntime:
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.phase = Phase.SETUP
+        self.store: Store | None = None
+        self.service: LightBoxService | None = None
+        self.endpoints: Endpoints | None = None
+        self._broker: object | None = None
+        self._link: object | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: object | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> Endpoints:
+        from lightbox.edge.api.app import create_app
+        from lightbox.edge.mqtt import EmbeddedBroker, MqttLink, MqttSettings
+
+        cfg = self.config
+        data_dir = Path(cfg.data_dir)
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        store = await asyncio.to_thread(Store.open, data_dir / "lightbox.db")
+        self.store = store
+        device_id = await asyncio.to_thread(device_identity, store, cfg)
+        settings = await asyncio.to_thread(initial_settings, store, cfg)
+        state = await asyncio.to_thread(store.load_state) or State()
+        media = MediaLibrary(data_dir / "media", store)
+        service = LightBoxService(
+            store=store, media=media, device_id=device_id, settings=settings, state=state
+        )
+        self.service = service
+        await service.start()
+
+        # MQTT: the given broker, or an embedded one
+        embedded = cfg.mqtt_url is None
+        if embedded:
+            broker = EmbeddedBroker(
+                cfg.embedded_broker_host, cfg.embedded_broker_port, data_dir=data_dir / "broker"
+            )
+            await broker.start()
+            self._broker = broker
+            mqtt_url = broker.url
+        else:
+            assert cfg.mqtt_url is not None
+            mqtt_url = cfg.mqtt_url
+        mqtt_settings = MqttSettings(
+            url=mqtt_url,
+            username=cfg.mqtt_username,
+            password=cfg.mqtt_password,
+            ca_file=cfg.mqtt_ca_file,
+            cert_file=cfg.mqtt_cert_file,
+            key_file=cfg.mqtt_key_file,
+            topic_prefix=cfg.mqtt_topic_prefix,
+        )
+        link = MqttLink(mqtt_settings, device_id, service, info=service.info)
+        self._link = link
+        service.mqtt_connected = lambda: link.connected
+        service.events.on_event(
+            lambda event: link.publish_state(event.state) if event.state is not None else None
+        )
+        self._tasks.append(asyncio.create_task(link.run(), name="mqtt"))
+
+        # HTTP
+
+        app = create_app(service, max_upload_bytes=cfg.max_upload_bytes)
+        server = _QuietServer(
+            uvicorn.Config(
+                app,
+                host=cfg.http_host,
+                port=cfg.http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                ws="websockets-sansio",
+            )
+        )
+        self._server = server
+        self._tasks.append(asyncio.create_task(server.serve(), name="http"))
+        while not server.started:
+            if self._tasks[-1].done():
+                await self._tasks[-1]  # raises the bind error
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        host = "127.0.0.1" if cfg.http_host in ("0.0.0.0", "::") else cfg.http_host
+        self.endpoints = Endpoints(f"http://{host}:{port}", mqtt_url, embedded)
+        self.phase = Phase.RUNNING
+        log.info("LightBox %s running: %s, MQTT %s", device_id, self.endpoints.http_url, mqtt_url)
+        return self.endpoints
+
+    async def stop(self) -> None:
+        if self.phase in (Phase.STOPPING, Phase.STOPPED):
+            await self._stopped.wait()
+            return
+        self.phase = Phase.STOPPING
+        timeout = self.config.shutdown_timeout_s / 4
+        server = self._server
+        if server is not None:
+            server.should_exit = True  # type: ignore[attr-defined]
+        link = self._link
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(link.stop(), timeout)  # type: ignore[attr-defined]
+        for task in self._tasks:
+            if task.get_name() != "http":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout)
+        if self.service is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.service.stop(), timeout)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+        if self._broker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._broker.stop(), timeout)  # type: ignore[attr-defined]
+        self.phase = Phase.STOPPED
+        self._stopped.set()
+        log.info("LightBox stopped")
+
+    async def run_until_signal(self) -> None:
+        """Run until SIGINT or SIGTERM, then stop in stages."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        waiters = [asyncio.create_task(stop.wait())] + [
+            t for t in self._tasks if t.get_name() == "http"
+        ]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        await self.stop()

@@ -1,0 +1,678 @@
+"""The LightBox service: the one place where commands are applied.
+
+Every transport (REST, WebSocket, MQTT, BLE, the cloud relay, schedules, playlists) hands
+a parsed :data:`~lightbox.protocol.Command` to :meth:`LightBoxService.execute`. The rules
+live here and nowhere else:
+
+1. A command with an ``id`` that was already applied is not applied again; its first result
+   is returned again.
+2. Cross-object rules are checked (a preset must exist to be applied, a playlist's presets
+   must exist, media must be in the library, a sun schedule needs a location). A failed
+   check changes nothing.
+3. A change to what is shown goes to the render loop, which builds the new scene; if that
+   fails (say, a corrupt media file), nothing changes.
+4. The new state, library changes and the result are committed in one SQLite transaction
+   *before* the result is returned: an acknowledged change survives ``kill -9``.
+5. Listeners (WebSocket clients, MQTT retained state) hear about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lightbox import __version__
+from lightbox.drivers import create_driver
+from lightbox.drivers.base import Driver
+from lightbox.edge import playlist as playlists
+from lightbox.edge.events import Event, EventBus
+from lightbox.edge.media import MediaLibrary
+from lightbox.edge.schedule import check_schedule
+from lightbox.edge.store import Store, Tx
+from lightbox.edge.timers import TimerRunner
+from lightbox.engine.loop import RenderLoop
+from lightbox.protocol import (
+    Command,
+    CommandResult,
+    Conflict,
+    DeviceInfo,
+    ErrorInfo,
+    IdentifyCommand,
+    InvalidCommand,
+    LightBoxError,
+    NotFound,
+    Playlist,
+    PlaylistDeleteCommand,
+    PlaylistSaveCommand,
+    PlaylistStartCommand,
+    PlaylistStepCommand,
+    PlaylistStopCommand,
+    Preset,
+    PresetApplyCommand,
+    PresetDeleteCommand,
+    PresetSaveCommand,
+    Scene,
+    Schedule,
+    ScheduleDeleteCommand,
+    ScheduleSaveCommand,
+    ScheduleStatus,
+    SetCommand,
+    Settings,
+    SettingsCommand,
+    State,
+    Stats,
+    Transition,
+    command_id_of,
+    parse_command,
+)
+from lightbox.protocol.scenes import scene_media
+from lightbox.render.output import OutputStage
+from lightbox.render.scene import SceneContext
+
+log = logging.getLogger(__name__)
+
+StoreOp = Callable[[Tx], object]
+CUT = Transition(kind="cut", duration_ms=0)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a command will do, worked out before anything changes."""
+
+    state: State
+    ops: list[StoreOp]
+    events: list[Event]
+    scene_changed: bool = False
+    transition: Transition | None = None
+    settings: Settings | None = None
+    identify_s: float | None = None
+    cursor: playlists.PlaylistCursor | None = None
+    cursor_changed: bool = False
+
+
+class LightBoxService:
+    """Owns the state, the store, the media library and the render loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        media: MediaLibrary,
+        device_id: str,
+        settings: Settings,
+        state: State,
+        driver_factory: Callable[[Settings], Driver] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
+        self.store = store
+        self.media = media
+        self.device_id = device_id
+        self.events = EventBus()
+        self._settings = settings
+        self._state = state
+        self._driver_factory = driver_factory or (lambda s: create_driver(s.driver, s.matrix))
+        self._wall = wall_clock
+        self._seed = secrets.randbits(31) if seed is None else seed
+        self._lock = asyncio.Lock()
+        self._started = time.monotonic()
+        self._cursor: playlists.PlaylistCursor | None = None
+        self._playlist: Playlist | None = None
+        self._loop: RenderLoop | None = None
+        self._timers: TimerRunner | None = None
+        self._timer_task: asyncio.Task[None] | None = None
+        self.mqtt_connected: Callable[[], bool] = lambda: False
+        self.paired: Callable[[], bool] = lambda: bool(self.store.list_tokens())
+        self.commands_handled = 0
+        self.command_errors = 0
+
+    # -- life cycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start rendering the stored scene, resume a playlist, start the timers."""
+        loop = await asyncio.to_thread(self._make_loop, self._settings, self._state.scene)
+        self._loop = loop
+        loop.start()
+        await self._resume_playlist()
+        self._timers = TimerRunner(
+            now=lambda: datetime.fromtimestamp(self._wall(), UTC),
+            get_schedules=self.store.list_schedules,
+            get_context=lambda: (self._settings.timezone, self._settings.location),
+            fire=self._fire_schedule,
+            get_playlist_deadline=self._playlist_deadline,
+            on_playlist_due=self._playlist_due,
+        )
+        self._timer_task = asyncio.create_task(self._timers.run(), name="timers")
+        log.info("LightBox %s started", self.device_id)
+
+    async def stop(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+            self._timer_task = None
+        if self._loop is not None:
+            await asyncio.to_thread(self._loop.stop)
+            self._loop = None
+
+    def _make_loop(self, settings: Settings, scene: Scene) -> RenderLoop:
+        driver = self._driver_factory(settings)
+        output = OutputStage(settings.matrix, settings.output)
+        ctx = self._context(settings)
+        try:
+            loop = RenderLoop(
+                ctx,
+                scene,
+                output,
+                driver,
+                fps=settings.output.fps,
+                brightness=self._state.brightness,
+                power=self._state.power,
+                wall_clock=self._wall,
+            )
+        except Exception as err:  # the stored scene cannot be shown (media gone...)
+            log.warning("stored scene cannot be shown (%s); showing the default", err)
+            self._state = self._state.model_copy(update={"scene": State().scene})
+            loop = RenderLoop(
+                ctx,
+                self._state.scene,
+                output,
+                driver,
+                fps=settings.output.fps,
+                brightness=self._state.brightness,
+                power=self._state.power,
+                wall_clock=self._wall,
+            )
+        return loop
+
+    def _context(self, settings: Settings) -> SceneContext:
+        return SceneContext(
+            settings.matrix.width,
+            settings.matrix.height,
+            timezone=settings.timezone,
+            media=self.media.resolve,
+            seed=self._seed,
+        )
+
+    # -- queries ----------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def current_state(self) -> State:
+        return self._state
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def render_loop(self) -> RenderLoop:
+        if self._loop is None:
+            raise RuntimeError("service not started")
+        return self._loop
+
+    def stats(self) -> Stats:
+        return self.render_loop.stats()
+
+    def info(self) -> DeviceInfo:
+        stats = self.stats() if self._loop is not None else None
+        return DeviceInfo(
+            id=self.device_id,
+            name=self._settings.name,
+            version=__version__,
+            width=self._settings.matrix.width,
+            height=self._settings.matrix.height,
+            driver=self._settings.driver.name,
+            uptime_s=round(time.monotonic() - self._started, 3),
+            fps=stats.fps if stats else 0.0,
+            target_fps=self._settings.output.fps,
+            dropped_frames=stats.dropped if stats else 0,
+            estimated_ma=stats.estimated_ma if stats else 0.0,
+            power_limited=stats.power_limited if stats else False,
+            mqtt_connected=self.mqtt_connected(),
+            paired=self.paired(),
+        )
+
+    # -- commands ---------------------------------------------------------------------
+    async def handle_payload(self, payload: bytes, *, origin: str) -> CommandResult:
+        """Parse and execute raw bytes (MQTT); never raises for bad input."""
+        try:
+            command = parse_command(payload)
+        except InvalidCommand as err:
+            self.command_errors += 1
+            log.info("refused %s command: %s", origin, err.message)
+            return CommandResult(id=command_id_of(payload), ok=False, error=err.info())
+        return await self.execute(command, origin=origin)
+
+    async def execute(self, command: Command, *, origin: str = "api") -> CommandResult:
+        """Apply ``command`` once; return its result (errors are results, not exceptions)."""
+        async with self._lock:
+            self.commands_handled += 1
+            if command.id is not None:
+                previous = await asyncio.to_thread(self.store.get_result, command.id)
+                if previous is not None:
+                    return previous
+            try:
+                plan = await asyncio.to_thread(self._plan, command, origin)
+                await self._show(plan)
+            except LightBoxError as err:
+                self.command_errors += 1
+                result = CommandResult(id=command.id, ok=False, error=err.info())
+                if command.id is not None:  # the id was used: answer it the same way again
+                    await asyncio.to_thread(self._remember_result, command.id, result)
+                return result
+            except Exception as err:
+                self.command_errors += 1
+                log.exception("command %s failed", command.type)
+                return CommandResult(
+                    id=command.id,
+                    ok=False,
+                    error=ErrorInfo(code="internal", message=f"internal error: {err}"),
+                )
+            state = plan.state
+            if state != self._state:
+                state = state.model_copy(update={"version": self._state.version + 1})
+            result = CommandResult(id=command.id, ok=True, version=state.version)
+            try:
+                await asyncio.to_thread(self._commit, state, plan.ops, command.id, result)
+            except Exception as err:
+                log.exception("could not store the change; undoing it")
+                await self._undo(plan)
+                return CommandResult(
+                    id=command.id,
+                    ok=False,
+                    error=ErrorInfo(code="internal", message=f"could not store the change: {err}"),
+                )
+            changed = state != self._state
+            self._state = state
+            if plan.cursor_changed:
+                self._cursor = plan.cursor
+            if plan.settings is not None:
+                self._settings = plan.settings
+            if changed:
+                self.events.publish(Event("state", state=state))
+            for event in plan.events:
+                self.events.publish(event)
+            if plan.cursor_changed and self._timers is not None:
+                self._timers.poke()
+            if any(e.topic == "schedules" for e in plan.events) and self._timers is not None:
+                self._timers.poke()
+            return result
+
+    def _remember_result(self, command_id: str, result: CommandResult) -> None:
+        with self.store.transaction() as tx:
+            tx.put_result(command_id, result)
+
+    def _commit(
+        self, state: State, ops: list[StoreOp], command_id: str | None, result: CommandResult
+    ) -> None:
+        with self.store.transaction() as tx:
+            for op in ops:
+                op(tx)
+            if state != self._state:
+                tx.save_state(state)
+            if command_id is not None:
+                tx.put_result(command_id, result)
+
+    async def _show(self, plan: _Plan) -> None:
+        """Hand the visible part of a plan to the render loop; wait until it is shown."""
+        loop = self._loop
+        if loop is None:
+            return
+        if plan.settings is not None and _needs_new_loop(self._settings, plan.settings):
+            new_loop = await asyncio.to_thread(self._make_loop, plan.settings, plan.state.scene)
+            await asyncio.to_thread(loop.stop)
+            self._loop = new_loop
+            new_loop.start()
+            return
+        cur = self._state
+        kwargs: dict[str, object] = {}
+        if plan.scene_changed:
+            kwargs["scene"] = plan.state.scene
+            kwargs["transition"] = plan.transition or plan.state.transition
+        if plan.state.brightness != cur.brightness:
+            kwargs["brightness"] = plan.state.brightness
+        if plan.state.power != cur.power:
+            kwargs["power"] = plan.state.power
+        if plan.identify_s is not None:
+            kwargs["identify_s"] = plan.identify_s
+        if plan.settings is not None:
+            kwargs["output"] = OutputStage(plan.settings.matrix, plan.settings.output)
+            kwargs["ctx"] = self._context(plan.settings)
+            kwargs["scene"] = plan.state.scene
+        if kwargs:
+            future = loop.update(**kwargs)  # type: ignore[arg-type]
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(future), timeout=10.0)
+            except TimeoutError as err:
+                raise LightBoxError("the render loop did not take the change", code="busy") from err
+            except LightBoxError:
+                raise
+            except ValueError as err:  # media that cannot be decoded, bad text...
+                raise LightBoxError(str(err), code="invalid_command") from err
+
+    async def _undo(self, plan: _Plan) -> None:
+        """Put the render loop back after a change that could not be stored."""
+        reverse = _Plan(
+            state=self._state, ops=[], events=[], scene_changed=plan.scene_changed, transition=CUT
+        )
+        try:
+            await self._show(reverse)
+        except Exception:
+            log.exception("could not undo the change on the matrix")
+
+    # -- planning (runs in a worker thread: reads the store) ----------------------------
+    def _plan(self, command: Command, origin: str) -> _Plan:
+        state = self._state
+        if isinstance(command, SetCommand):
+            return self._plan_set(command, origin)
+        if isinstance(command, PresetApplyCommand):
+            preset = self._require_preset(command.preset, "preset")
+            return self._plan_preset(preset, command.transition, stop_playlist=origin != "playlist")
+        if isinstance(command, PresetSaveCommand):
+            self._check_media(command.preset.scene, "preset.scene")
+            preset = command.preset
+            return _Plan(
+                state, [lambda tx: tx.put_preset(preset)], [Event("presets", id=preset.id)]
+            )
+        if isinstance(command, PresetDeleteCommand):
+            return self._plan_preset_delete(command.preset)
+        if isinstance(command, PlaylistStartCommand):
+            pl = self.store.get_playlist(command.playlist)
+            if pl is None:
+                raise NotFound(f"playlist {command.playlist!r} does not exist", field="playlist")
+            return self._plan_playlist_start(pl)
+        if isinstance(command, PlaylistStopCommand):
+            plan = _Plan(state.model_copy(update={"playlist": None}), [], [])
+            plan.cursor, plan.cursor_changed = None, True
+            return plan
+        if isinstance(command, PlaylistStepCommand):
+            return self._plan_playlist_step(command.step)
+        if isinstance(command, PlaylistSaveCommand):
+            pl = command.playlist
+            missing = sorted(
+                {e.preset for e in pl.entries} - {p.id for p in self.store.list_presets()}
+            )
+            if missing:
+                raise NotFound(
+                    f"playlist {pl.id!r} uses presets that do not exist: {', '.join(missing)}",
+                    field="playlist.entries",
+                )
+            plan = _Plan(state, [lambda tx: tx.put_playlist(pl)], [Event("playlists", id=pl.id)])
+            if self._playlist is not None and self._playlist.id == pl.id:
+                # the running playlist was edited: restart it from its first entry
+                return self._merge(plan, self._plan_playlist_start(pl))
+            return plan
+        if isinstance(command, PlaylistDeleteCommand):
+            return self._plan_playlist_delete(command.playlist)
+        if isinstance(command, ScheduleSaveCommand):
+            sched = command.schedule
+            self._check_schedule(sched, self._settings)
+            return _Plan(
+                state, [lambda tx: tx.put_schedule(sched)], [Event("schedules", id=sched.id)]
+            )
+        if isinstance(command, ScheduleDeleteCommand):
+            sid = command.schedule
+            if self.store.get_schedule(sid) is None:
+                raise NotFound(f"schedule {sid!r} does not exist", field="schedule")
+            return _Plan(state, [lambda tx: tx.delete_schedule(sid)], [Event("schedules", id=sid)])
+        if isinstance(command, SettingsCommand):
+            return self._plan_settings(command.settings)
+        if isinstance(command, IdentifyCommand):
+            plan = _Plan(state, [], [])
+            plan.identify_s = command.duration_s
+            return plan
+        raise InvalidCommand(
+            f"command type {command.type!r} is not handled", code="unknown_command"
+        )
+
+    def _plan_set(self, command: SetCommand, origin: str) -> _Plan:
+        state = self._state
+        update: dict[str, object] = {}
+        if command.power is not None:
+            update["power"] = command.power
+        if command.brightness is not None:
+            update["brightness"] = command.brightness
+        plan = _Plan(state, [], [])
+        if command.scene is not None:
+            self._check_media(command.scene, "scene")
+            update["scene"] = command.scene
+            update["preset"] = None
+            plan.scene_changed = True
+            plan.transition = command.transition
+            if origin != "playlist" and state.playlist is not None:
+                update["playlist"] = None
+                plan.cursor, plan.cursor_changed = None, True
+        plan.state = state.model_copy(update=update)
+        return plan
+
+    def _plan_preset(
+        self, preset: Preset, transition: Transition | None, *, stop_playlist: bool
+    ) -> _Plan:
+        self._check_media(preset.scene, f"preset {preset.id}")
+        update: dict[str, object] = {"scene": preset.scene, "preset": preset.id}
+        if preset.brightness is not None:
+            update["brightness"] = preset.brightness
+        plan = _Plan(self._state, [], [], scene_changed=True)
+        plan.transition = transition or preset.transition
+        if stop_playlist and self._state.playlist is not None:
+            update["playlist"] = None
+            plan.cursor, plan.cursor_changed = None, True
+        plan.state = self._state.model_copy(update=update)
+        return plan
+
+    def _plan_preset_delete(self, preset_id: str) -> _Plan:
+        if self.store.get_preset(preset_id) is None:
+            raise NotFound(f"preset {preset_id!r} does not exist", field="preset")
+        users = [
+            f"playlist {p.id!r}"
+            for p in self.store.list_playlists()
+            if any(e.preset == preset_id for e in p.entries)
+        ]
+        users += [
+            f"schedule {s.id!r}"
+            for s in self.store.list_schedules()
+            if isinstance(s.action, PresetApplyCommand) and s.action.preset == preset_id
+        ]
+        if users:
+            raise Conflict(
+                f"preset {preset_id!r} is used by {', '.join(users)}; remove it there first",
+                field="preset",
+            )
+        update = {"preset": None} if self._state.preset == preset_id else {}
+        return _Plan(
+            self._state.model_copy(update=update),
+            [lambda tx: tx.delete_preset(preset_id)],
+            [Event("presets", id=preset_id)],
+        )
+
+    def _plan_playlist_delete(self, playlist_id: str) -> _Plan:
+        if self.store.get_playlist(playlist_id) is None:
+            raise NotFound(f"playlist {playlist_id!r} does not exist", field="playlist")
+        users = [
+            f"schedule {s.id!r}"
+            for s in self.store.list_schedules()
+            if isinstance(s.action, PlaylistStartCommand) and s.action.playlist == playlist_id
+        ]
+        if users:
+            raise Conflict(
+                f"playlist {playlist_id!r} is used by {', '.join(users)}; remove it there first",
+                field="playlist",
+            )
+        plan = _Plan(
+            self._state,
+            [lambda tx: tx.delete_playlist(playlist_id)],
+            [Event("playlists", id=playlist_id)],
+        )
+        if self._state.playlist is not None and self._state.playlist.playlist == playlist_id:
+            plan.state = self._state.model_copy(update={"playlist": None})
+            plan.cursor, plan.cursor_changed = None, True
+        return plan
+
+    def _available(self) -> Callable[[str], bool]:
+        ids = {p.id for p in self.store.list_presets()}
+        return ids.__contains__
+
+    def _plan_playlist_start(self, pl: Playlist) -> _Plan:
+        now = datetime.fromtimestamp(self._wall(), UTC)
+        cursor = playlists.start(pl, now, seed=secrets.randbits(31), available=self._available())
+        if cursor is None:
+            raise Conflict(f"playlist {pl.id!r} has no preset that exists", field="playlist")
+        return self._plan_cursor(pl, cursor, None)
+
+    def _plan_cursor(
+        self, pl: Playlist, cursor: playlists.PlaylistCursor, transition: Transition | None
+    ) -> _Plan:
+        entry = playlists.entry(pl, cursor)
+        preset = self._require_preset(entry.preset, "playlist")
+        plan = self._plan_preset(preset, transition or entry.transition, stop_playlist=False)
+        plan.state = plan.state.model_copy(update={"playlist": playlists.status(pl, cursor)})
+        plan.cursor, plan.cursor_changed = cursor, True
+        self._playlist = pl
+        return plan
+
+    def _plan_playlist_step(self, step: int, now: datetime | None = None) -> _Plan:
+        cursor, pl = self._cursor, self._playlist
+        if cursor is None or pl is None:
+            raise Conflict("no playlist is running", field="playlist")
+        now = now or datetime.fromtimestamp(self._wall(), UTC)
+        nxt = playlists.advance(pl, cursor, now, step=step, available=self._available())
+        if nxt is None:
+            return self._plan_playlist_end(pl)
+        return self._plan_cursor(pl, nxt, None)
+
+    def _plan_playlist_end(self, pl: Playlist) -> _Plan:
+        update: dict[str, object] = {"playlist": None}
+        if pl.end == "off":
+            update["power"] = False
+        plan = _Plan(self._state.model_copy(update=update), [], [])
+        plan.cursor, plan.cursor_changed = None, True
+        return plan
+
+    def _plan_settings(self, settings: Settings) -> _Plan:
+        for sched in self.store.list_schedules():
+            self._check_schedule(sched, settings)
+        plan = _Plan(self._state, [lambda tx: tx.save_settings(settings)], [Event("settings")])
+        plan.settings = settings
+        return plan
+
+    @staticmethod
+    def _merge(first: _Plan, second: _Plan) -> _Plan:
+        second.ops = first.ops + second.ops
+        second.events = first.events + second.events
+        return second
+
+    def _require_preset(self, preset_id: str, field: str) -> Preset:
+        preset = self.store.get_preset(preset_id)
+        if preset is None:
+            raise NotFound(f"preset {preset_id!r} does not exist", field=field)
+        return preset
+
+    def _check_media(self, scene: Scene, field: str) -> None:
+        for media_id in scene_media(scene):
+            if not self.media.exists(media_id):
+                raise NotFound(
+                    f"{field}: media {media_id!r} is not in the library; upload it first",
+                    code="media_not_found",
+                    field=field,
+                )
+
+    def _check_schedule(self, sched: Schedule, settings: Settings) -> None:
+        try:
+            check_schedule(sched, settings.location)
+        except ValueError as err:
+            raise InvalidCommand(str(err), field="schedule.trigger") from err
+        action = sched.action
+        if isinstance(action, PresetApplyCommand) and self.store.get_preset(action.preset) is None:
+            raise NotFound(
+                f"schedule {sched.id!r}: preset {action.preset!r} does not exist",
+                field="schedule.action.preset",
+            )
+        if (
+            isinstance(action, PlaylistStartCommand)
+            and self.store.get_playlist(action.playlist) is None
+        ):
+            raise NotFound(
+                f"schedule {sched.id!r}: playlist {action.playlist!r} does not exist",
+                field="schedule.action.playlist",
+            )
+        if isinstance(action, SetCommand) and action.scene is not None:
+            self._check_media(action.scene, "schedule.action.scene")
+
+    # -- playlists and schedules ------------------------------------------------------
+    async def _resume_playlist(self) -> None:
+        status = self._state.playlist
+        if status is None:
+            return
+        pl = await asyncio.to_thread(self.store.get_playlist, status.playlist)
+        cursor = playlists.from_status(pl, status) if pl is not None else None
+        if pl is None or cursor is None:  # deleted or edited while we were away
+            self._state = self._state.model_copy(update={"playlist": None})
+            return
+        self._playlist = pl
+        self._cursor = cursor
+        await self._playlist_due(datetime.fromtimestamp(self._wall(), UTC))
+
+    def _playlist_deadline(self) -> datetime | None:
+        if self._cursor is None or self._playlist is None:
+            return None
+        return playlists.next_at(self._playlist, self._cursor)
+
+    async def _playlist_due(self, now: datetime) -> None:
+        """Advance a running playlist whose entry has ended (and catch up after a gap)."""
+        async with self._lock:
+            cursor, pl = self._cursor, self._playlist
+            if cursor is None or pl is None:
+                return
+            deadline = playlists.next_at(pl, cursor)
+            if deadline is None or deadline > now:
+                return
+            nxt = playlists.catch_up(
+                pl, cursor, now, available=await asyncio.to_thread(self._available)
+            )
+            try:
+                if nxt is None:
+                    plan = self._plan_playlist_end(pl)
+                else:
+                    plan = await asyncio.to_thread(self._plan_cursor, pl, nxt, None)
+                await self._show(plan)
+                state = plan.state.model_copy(update={"version": self._state.version + 1})
+                await asyncio.to_thread(self._commit, state, plan.ops, None, CommandResult(ok=True))
+            except Exception:
+                log.exception("playlist %s could not advance; stopping it", pl.id)
+                state = self._state.model_copy(
+                    update={"playlist": None, "version": self._state.version + 1}
+                )
+                await asyncio.to_thread(self._commit, state, [], None, CommandResult(ok=True))
+                self._cursor = None
+                self._state = state
+                self.events.publish(Event("state", state=state))
+                return
+            self._state = state
+            self._cursor = plan.cursor
+            self.events.publish(Event("state", state=state))
+
+    async def _fire_schedule(self, schedule: Schedule, when: datetime) -> None:
+        log.info("schedule %s fires (%s)", schedule.id, when.isoformat())
+        result = await self.execute(schedule.action, origin="schedule")
+        if not result.ok:
+            log.warning("schedule %s failed: %s", schedule.id, result.error)
+        async with self._lock:
+            status = ScheduleStatus(last_fired=schedule.id, last_fired_at=when)
+            state = self._state.model_copy(
+                update={"schedule": status, "version": self._state.version + 1}
+            )
+            await asyncio.to_thread(self._commit, state, [], None, CommandResult(ok=True))
+            self._state = state
+        self.events.publish(Event("state", state=state))
+
+
+def _needs_new_loop(old: Settings, new: Settings) -> bool:
+    """A new driver or frame rate needs a new render loop; the rest changes live."""
+    return old.driver != new.driver or old.output.fps != new.output.fps

@@ -1,0 +1,263 @@
+"""The service: the one place where commands are applied."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lightbox.edge.media import MediaLibrary
+from lightbox.edge.service import LightBoxService
+from lightbox.edge.store import Store
+from lightbox.protocol import CommandResult, Settings, State, parse_command
+from lightbox.protocol.settings import NullDriver
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_796_310_245.0  # 2026-12-03 15:04:05 UTC
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def make_service(data_dir: Path, clock: Clock | None = None) -> LightBoxService:
+    store = Store.open(data_dir / "lightbox.db")
+    settings = store.load_settings() or Settings(driver=NullDriver())
+    service = LightBoxService(
+        store=store,
+        media=MediaLibrary(data_dir / "media", store),
+        device_id="test-box",
+        settings=settings,
+        state=store.load_state() or State(),
+        wall_clock=clock or Clock(),
+        seed=1,
+    )
+    await service.start()
+    return service
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[LightBoxService]:
+    svc = await make_service(tmp_path)
+    yield svc
+    await svc.stop()
+    svc.store.close()
+
+
+async def run(service: LightBoxService, command: dict[str, object]) -> CommandResult:
+    return await service.execute(parse_command(command))
+
+
+def png(color: tuple[int, int, int] = (255, 0, 0)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), color).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_set_changes_state_persists_and_counts_versions(service: LightBoxService) -> None:
+    before = service.state.version
+    result = await run(service, {"type": "set", "brightness": 42, "power": False})
+    assert result.ok
+    assert result.version == before + 1
+    assert (service.state.brightness, service.state.power) == (42, False)
+    stored = service.store.load_state()
+    assert stored is not None
+    assert (stored.brightness, stored.version) == (42, before + 1)
+
+
+async def test_same_id_is_applied_once(service: LightBoxService) -> None:
+    first = await run(service, {"id": "once", "type": "set", "brightness": 10})
+    await run(service, {"type": "set", "brightness": 99})
+    again = await run(service, {"id": "once", "type": "set", "brightness": 10})
+    assert again == first
+    assert service.state.brightness == 99, "the repeated id must not be applied again"
+
+
+async def test_failed_command_with_id_answers_the_same_again(service: LightBoxService) -> None:
+    first = await run(service, {"id": "bad", "type": "preset.apply", "preset": "nope"})
+    assert not first.ok
+    assert first.error is not None
+    assert first.error.code == "not_found"
+    await run(
+        service,
+        {
+            "type": "preset.save",
+            "preset": {
+                "id": "nope",
+                "name": "Now exists",
+                "scene": {"type": "solid", "color": "#fff"},
+            },
+        },
+    )
+    assert await run(service, {"id": "bad", "type": "preset.apply", "preset": "nope"}) == first
+
+
+async def test_invalid_payload_is_answered_with_its_id(service: LightBoxService) -> None:
+    result = await service.handle_payload(
+        b'{"id": "x1", "type": "set", "brightness": 999}', origin="test"
+    )
+    assert not result.ok
+    assert result.id == "x1"
+    assert result.error is not None
+    assert result.error.field == "brightness"
+    junk = await service.handle_payload(b"\xff\x00", origin="test")
+    assert junk.error is not None
+    assert junk.error.code == "invalid_json"
+
+
+async def test_presets_apply_and_delete_rules(service: LightBoxService) -> None:
+    scene = {"type": "effect", "effect": "fire"}
+    assert (
+        await run(
+            service,
+            {
+                "type": "preset.save",
+                "preset": {"id": "fire", "name": "Fire", "scene": scene, "brightness": 77},
+            },
+        )
+    ).ok
+    assert (await run(service, {"type": "preset.apply", "preset": "fire"})).ok
+    assert service.state.preset == "fire"
+    assert service.state.brightness == 77
+    assert service.state.scene.type == "effect"
+    assert (
+        await run(
+            service,
+            {
+                "type": "playlist.save",
+                "playlist": {"id": "pl", "name": "PL", "entries": [{"preset": "fire"}]},
+            },
+        )
+    ).ok
+    refused = await run(service, {"type": "preset.delete", "preset": "fire"})
+    assert refused.error is not None
+    assert refused.error.code == "conflict"
+    assert "playlist 'pl'" in refused.error.message
+    assert service.store.get_preset("fire") is not None
+    assert (await run(service, {"type": "playlist.delete", "playlist": "pl"})).ok
+    assert (await run(service, {"type": "preset.delete", "preset": "fire"})).ok
+    assert service.state.preset is None
+
+
+async def test_playlist_with_missing_presets_is_refused(service: LightBoxService) -> None:
+    result = await run(
+        service,
+        {
+            "type": "playlist.save",
+            "playlist": {"id": "pl", "name": "PL", "entries": [{"preset": "ghost"}]},
+        },
+    )
+    assert result.error is not None
+    assert result.error.code == "not_found"
+    assert "ghost" in result.error.message
+    assert service.store.get_playlist("pl") is None
+
+
+async def test_playlist_runs_steps_and_a_manual_scene_stops_it(service: LightBoxService) -> None:
+    for name, color in (("red", "#ff0000"), ("blue", "#0000ff")):
+        await run(
+            service,
+            {
+                "type": "preset.save",
+                "preset": {"id": name, "name": name, "scene": {"type": "solid", "color": color}},
+            },
+        )
+    await run(
+        service,
+        {
+            "type": "playlist.save",
+            "playlist": {
+                "id": "rb",
+                "name": "RB",
+                "entries": [{"preset": "red", "duration_s": 5}, {"preset": "blue"}],
+            },
+        },
+    )
+    assert (await run(service, {"type": "playlist.start", "playlist": "rb"})).ok
+    assert service.state.playlist is not None
+    assert service.state.preset == "red"
+    assert (await run(service, {"type": "playlist.step", "step": 1})).ok
+    assert service.state.preset == "blue"
+    assert service.state.playlist is not None
+    assert service.state.playlist.index == 1
+    await run(service, {"type": "set", "scene": {"type": "solid", "color": "#00ff00"}})
+    assert service.state.playlist is None
+    stepped = await run(service, {"type": "playlist.step", "step": 1})
+    assert stepped.error is not None
+    assert stepped.error.code == "conflict"
+
+
+async def test_media_scene_needs_media_in_the_library(service: LightBoxService) -> None:
+    missing = await run(service, {"type": "set", "scene": {"type": "image", "media": "cat.png"}})
+    assert missing.error is not None
+    assert missing.error.code == "media_not_found"
+    record = service.media.add("cat.png", png())
+    assert (await run(service, {"type": "set", "scene": {"type": "image", "media": record.id}})).ok
+    _, out = service.render_loop.render_once()
+    assert out.pixels.max() > 0
+
+
+async def test_sun_schedule_needs_a_location(service: LightBoxService) -> None:
+    schedule = {
+        "id": "dusk",
+        "name": "Dusk",
+        "trigger": {"type": "sun", "event": "sunset"},
+        "action": {"type": "set", "power": True},
+    }
+    refused = await run(service, {"type": "schedule.save", "schedule": schedule})
+    assert refused.error is not None
+    assert "location" in refused.error.message
+    settings = service.settings.model_dump(mode="json")
+    settings["location"] = {"latitude": 52.5, "longitude": 13.4}
+    assert (await run(service, {"type": "settings.set", "settings": settings})).ok
+    assert (await run(service, {"type": "schedule.save", "schedule": schedule})).ok
+    settings["location"] = None
+    blocked = await run(service, {"type": "settings.set", "settings": settings})
+    assert blocked.error is not None
+    assert "location" in blocked.error.message
+
+
+async def test_settings_change_resizes_the_canvas(service: LightBoxService) -> None:
+    settings = service.settings.model_dump(mode="json")
+    settings["matrix"]["width"], settings["matrix"]["height"] = 16, 8
+    assert (await run(service, {"type": "settings.set", "settings": settings})).ok
+    canvas, _ = service.render_loop.render_once()
+    assert canvas.shape == (8, 16, 3)
+    stored = service.store.load_settings()
+    assert stored is not None
+    assert stored.matrix.width == 16
+
+
+async def test_state_events_reach_subscribers(service: LightBoxService) -> None:
+    seen: list[int] = []
+    service.events.on_event(lambda e: seen.append(e.state.brightness) if e.state else None)
+    await run(service, {"type": "set", "brightness": 5})
+    assert seen == [5]
+
+
+async def test_restart_shows_the_same_scene(tmp_path: Path) -> None:
+    first = await make_service(tmp_path)
+    await run(
+        first, {"type": "set", "scene": {"type": "solid", "color": "#123456"}, "brightness": 255}
+    )
+    version = first.state.version
+    await first.stop()
+    first.store.close()
+    second = await make_service(tmp_path)
+    try:
+        assert second.state.version == version
+        canvas, _ = second.render_loop.render_once()
+        assert (canvas == [0x12, 0x34, 0x56]).all()
+    finally:
+        await second.stop()
+        second.store.close()
+
+
+async def test_identify_flashes_the_matrix(service: LightBoxService) -> None:
+    assert (await run(service, {"type": "identify", "duration_s": 2})).ok
+    canvas, _ = service.render_loop.render_once()
+    assert canvas.min() == canvas.max()
