@@ -27,7 +27,7 @@ class Limit:
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: Limit) -> None:
-        super().__init__(413, _detail(limit), headers={"Connection": "close"})
+        super().__init__(413, _detail(limit))
         self.code: ErrorCode = limit.code
 
 
@@ -54,7 +54,6 @@ class BodyLimit:
                 code=limit.code,
                 detail=f"{_detail(limit)} (Content-Length is {length})",
                 instance=scope["path"],
-                headers={"Connection": "close"},
             )
             await response(scope, receive, send)
             return

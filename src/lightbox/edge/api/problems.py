@@ -29,10 +29,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lightbox.protocol import CommandResult, ErrorCode, InvalidCommand, LightBoxError, parse_command
+from lightbox.protocol import (
+    CommandResult,
+    ErrorCode,
+    InvalidCommand,
+    LightBoxError,
+    parse_command,
+)
+from lightbox.protocol.errors import _loc as field_path  # the protocol's field naming
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +195,14 @@ def _lightbox_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _field_of(loc: Sequence[int | str]) -> str:
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+def _field_of(loc: Sequence[int | str], body: Any) -> str:
+    """Dotted path of the field at fault, named as the protocol names it (no union tags)."""
+    parts = tuple(loc)
+    if parts and parts[0] == "body":
+        return field_path(parts[1:], body)
+    if parts and parts[0] in ("query", "path", "header", "cookie"):
         parts = parts[1:]
-    # drop pydantic's union and validator segments ('set', 'function-after[...]')
-    return ".".join(str(p) for p in parts if not (isinstance(p, str) and ("[" in p or "." in p)))
+    return field_path(parts, None)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -215,7 +225,7 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             return _lightbox_error(request, err)
     errors = [
         FieldError(
-            field=_field_of(e.get("loc", ())),
+            field=_field_of(e.get("loc", ()), exc.body),
             message=str(e.get("msg", "invalid value")).removeprefix("Value error, "),
         )
         for e in raw
@@ -242,21 +252,34 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    headers = dict(exc.headers or {})
     code: ErrorCode = getattr(exc, "code", None) or _CODE_FOR_STATUS.get(
         status, "internal" if status >= 500 else "invalid_command"
     )
     if status == 404:
         detail = f"there is nothing at {request.url.path}; see /docs for the API"
     elif status == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow", "")
         detail = f"{request.method} is not allowed on {request.url.path}"
         if allowed:
             detail += f"; use {allowed}"
+            headers = {**headers, "Allow": allowed}
     else:
         detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
     return problem_response(
-        status=status, code=code, detail=detail, instance=request.url.path, headers=exc.headers
+        status=status, code=code, detail=detail, instance=request.url.path, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette's Allow names only one route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.methods and regex is not None and regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

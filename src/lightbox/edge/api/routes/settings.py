@@ -67,9 +67,10 @@ async def patch_settings(
     ],
 ) -> Settings:
     current = service.settings.model_dump(mode="json", by_alias=True)
+    merged = patch_settings_dump(current, patch)
     try:
-        settings = Settings.model_validate(patch_settings_dump(current, patch))
+        settings = Settings.model_validate(merged)
     except ValidationError as err:
-        raise from_validation_error(err) from err
+        raise from_validation_error(err, data=merged) from err
     await execute(service, SettingsCommand(settings=settings))
     return service.settings
