@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -140,6 +141,9 @@ class MosquittoProcess:
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.config = data_dir / "mosquitto.conf"
         self.config.write_text(
+            # Run as root, mosquitto switches to the `mosquitto` user and then cannot
+            # write its database in our temporary dir: stay the user we are.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"

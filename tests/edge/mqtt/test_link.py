@@ -37,8 +37,9 @@ def set_cmd(command_id: str | None, **fields: object) -> bytes:
 async def test_commands_are_answered_with_their_ids(broker_url: str, device: Device) -> None:
     handler = FakeHandler()
     t = device.topics
-    async with Watcher(broker_url, [t.result]) as watch, RunningLink(
-        make_link(device, broker_url, handler)
+    async with (
+        Watcher(broker_url, [t.result]) as watch,
+        RunningLink(make_link(device, broker_url, handler)),
     ):
         await publish(
             broker_url,
@@ -76,9 +77,10 @@ async def test_bad_commands_get_an_error_and_the_link_keeps_going(
 ) -> None:
     handler = FakeHandler()
     t = device.topics
-    async with Watcher(broker_url, [t.result]) as watch, RunningLink(
-        make_link(device, broker_url, handler)
-    ) as link:
+    async with (
+        Watcher(broker_url, [t.result]) as watch,
+        RunningLink(make_link(device, broker_url, handler)) as link,
+    ):
         await publish(broker_url, t.cmd, payload, set_cmd("after", brightness=1))
         await watch.wait_for(lambda ms: len(ms) >= 2, what="2 results")
         bad, good = (json.loads(m.payload) for m in watch.on(t.result))
@@ -97,8 +99,9 @@ async def test_handler_crash_is_answered_internal_and_logged(
     handler.explode_on = {"bad"}
     t = device.topics
     caplog.set_level(logging.ERROR, logger="lightbox.edge.mqtt")
-    async with Watcher(broker_url, [t.result]) as watch, RunningLink(
-        make_link(device, broker_url, handler)
+    async with (
+        Watcher(broker_url, [t.result]) as watch,
+        RunningLink(make_link(device, broker_url, handler)),
     ):
         await publish(broker_url, t.cmd, set_cmd("bad", power=False), set_cmd("ok", power=False))
         await watch.wait_for(lambda ms: len(ms) >= 2, what="2 results")
@@ -118,8 +121,9 @@ async def test_same_id_twice_is_applied_once_and_answered_twice(
 ) -> None:
     handler = FakeHandler()
     t = device.topics
-    async with Watcher(broker_url, [t.result]) as watch, RunningLink(
-        make_link(device, broker_url, handler)
+    async with (
+        Watcher(broker_url, [t.result]) as watch,
+        RunningLink(make_link(device, broker_url, handler)),
     ):
         twice = set_cmd("same", brightness=42)
         await publish(broker_url, t.cmd, twice, twice)
@@ -159,11 +163,13 @@ async def test_status_info_and_state_are_retained(broker_url: str, device: Devic
         # A subscriber arriving later gets the retained status, info and latest state.
         async with Watcher(broker_url, [t.status, t.info, t.state]) as late:
             await late.wait_for(
-                lambda ms: {m.topic.value for m in ms} >= {t.status, t.info, t.state}
-                and any(
-                    State.model_validate_json(m.payload).brightness == 7
-                    for m in ms
-                    if m.topic.value == t.state
+                lambda ms: (
+                    {m.topic.value for m in ms} >= {t.status, t.info, t.state}
+                    and any(
+                        State.model_validate_json(m.payload).brightness == 7
+                        for m in ms
+                        if m.topic.value == t.state
+                    )
                 ),
                 what="retained status, info and state",
             )
@@ -316,4 +322,3 @@ async def test_a_retained_command_is_not_replayed(broker_url: str, device: Devic
         assert handler.applied["kept"] == 0
     finally:
         await publish(broker_url, t.cmd, b"", retain=True)
-

@@ -230,6 +230,12 @@ class MqttLink:
     async def _session(self) -> None:
         """One connection, from CONNECT to its end; raises _Stopped after a stop()."""
         client = self._client()
+        try:
+            await self._connected_session(client)
+        finally:
+            _settle(client)
+
+    async def _connected_session(self, client: aiomqtt.Client) -> None:
         async with client:
             await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
             await client.subscribe(self.topics.cmd, qos=1)
@@ -253,10 +259,15 @@ class MqttLink:
                 self._set_connected(False)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        commands = asyncio.create_task(self._serve_commands(client), name="mqtt-commands")
+        # aiomqtt's publish() does not notice a dead connection (it waits for its PUBACK
+        # until its timeout), but iterating client.messages does, at once: a reader task
+        # feeds the command task, and its end ends the session.
+        inbox: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(client, inbox), name="mqtt-reader")
+        commands = asyncio.create_task(self._serve_commands(client, inbox), name="mqtt-commands")
         retained = asyncio.create_task(self._publish_retained(client), name="mqtt-retained")
         stop = asyncio.create_task(self._stop_event.wait(), name="mqtt-stop")
-        tasks = (commands, retained, stop)
+        tasks = (reader, commands, retained, stop)
         locked = False
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -275,7 +286,7 @@ class MqttLink:
             await asyncio.gather(*tasks, return_exceptions=True)
             if locked:
                 self._command_lock.release()
-        for task in (commands, retained):
+        for task in (reader, commands, retained):
             error = task.exception() if task in done and not task.cancelled() else None
             if error is not None:
                 raise error
@@ -283,15 +294,21 @@ class MqttLink:
             raise _Stopped
         raise aiomqtt.MqttError("the message stream ended")
 
-    async def _serve_commands(self, client: aiomqtt.Client) -> None:
-        paho = _paho_of(client)
+    @staticmethod
+    async def _read(client: aiomqtt.Client, inbox: asyncio.Queue[aiomqtt.Message]) -> None:
         async for message in client.messages:
+            inbox.put_nowait(message)
+
+    async def _serve_commands(
+        self, client: aiomqtt.Client, inbox: asyncio.Queue[aiomqtt.Message]
+    ) -> None:
+        paho = _paho_of(client)
+        while True:
+            message = await inbox.get()
             async with self._command_lock:
                 if message.topic.value == self.topics.cmd:
                     result = await self._answer(message)
-                    await client.publish(
-                        self.topics.result, _json(result), qos=1, retain=False
-                    )
+                    await client.publish(self.topics.result, _json(result), qos=1, retain=False)
                 else:  # e.g. a subscription left in the session by an older version
                     self._log.debug(
                         "device %s: ignoring message on %s", self.device_id, message.topic
@@ -393,6 +410,18 @@ class MqttLink:
 
 def _json(model: BaseModel) -> bytes:
     return model.model_dump_json(by_alias=True).encode()
+
+
+def _settle(client: aiomqtt.Client) -> None:
+    """Mark aiomqtt's "disconnected" future as seen.
+
+    When a connection dies while no one iterates ``client.messages`` (e.g. during a
+    publish), aiomqtt leaves the error in a future nobody reads, and asyncio logs "Future
+    exception was never retrieved" when it is collected.
+    """
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
 
 
 def _paho_of(client: aiomqtt.Client) -> paho_mqtt.Client | None:

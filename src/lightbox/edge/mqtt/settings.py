@@ -122,14 +122,10 @@ class MqttSettings(BaseModel):
         if self.password is not None and self.username is None:
             raise ValueError("a password needs a username")
         tls_only = [
-            name
-            for name in ("ca_file", "cert_file", "key_file", "insecure")
-            if getattr(self, name)
+            name for name in ("ca_file", "cert_file", "key_file", "insecure") if getattr(self, name)
         ]
         if tls_only and not self.tls:
-            raise ValueError(
-                f"{', '.join(tls_only)} only apply to TLS: use an mqtts:// URL"
-            )
+            raise ValueError(f"{', '.join(tls_only)} only apply to TLS: use an mqtts:// URL")
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file needs cert_file (the client certificate)")
         for name in ("ca_file", "cert_file", "key_file"):
@@ -163,9 +159,7 @@ class MqttSettings(BaseModel):
         if not self.tls:
             return None
         try:
-            context = ssl.create_default_context(
-                cafile=str(self.ca_file) if self.ca_file else None
-            )
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
             if self.cert_file is not None:
                 context.load_cert_chain(
                     str(self.cert_file), str(self.key_file) if self.key_file else None
