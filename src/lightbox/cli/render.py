@@ -65,7 +65,7 @@ def parse_scene(spec: str, params: list[str]) -> Scene:
     try:
         scene: Scene = TypeAdapter(Scene).validate_python(data)
     except ValidationError as err:
-        raise RenderError(from_validation_error(err, prefix="scene").message) from err
+        raise RenderError(from_validation_error(err, prefix="scene", data=data).message) from err
     return scene
 
 
