@@ -22,10 +22,10 @@ from lightbox.render.media import DecodedMedia, MediaError, MediaLimits, decode,
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 CONTENT_TYPES = {
-    "PNG": "image/png",
-    "JPEG": "image/jpeg",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
 }
 
 
