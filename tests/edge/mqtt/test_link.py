@@ -307,18 +307,23 @@ def test_backoff_grows_with_full_jitter_and_resets() -> None:
         assert 0.5 <= real.next() <= 30.0
 
 
-async def test_a_retained_command_is_not_replayed(broker_url: str, device: Device) -> None:
+async def test_a_retained_command_with_an_id_is_applied_once(
+    broker_url: str, device: Device
+) -> None:
+    """A retained command comes back on every resubscribe: its id keeps it from re-applying."""
     handler = FakeHandler()
     t = device.topics
     link = make_link(device, broker_url, handler)
     await publish(broker_url, t.cmd, set_cmd("kept", power=False), retain=True)
     try:
-        async with Watcher(broker_url, [t.result]) as watch, RunningLink(link):
-            await watch.wait_for(lambda ms: len(ms) >= 1, what="a result")
-        (result,) = results_by_id(watch, t.result)["kept"]
-        assert result.error is not None
-        assert result.error.code == "invalid_command"
-        assert "retained" in result.error.message
-        assert handler.applied["kept"] == 0
+        async with Watcher(broker_url, [t.result]) as watch:
+            async with RunningLink(link):
+                await watch.wait_for(lambda ms: len(ms) >= 1, what="a result")
+            async with RunningLink(link):
+                await watch.wait_for(lambda ms: len(ms) >= 2, what="a second result")
+        first, second = results_by_id(watch, t.result)["kept"]
+        assert first == second
+        assert first.ok
+        assert handler.applied["kept"] == 1
     finally:
         await publish(broker_url, t.cmd, b"", retain=True)

@@ -319,17 +319,9 @@ class MqttLink:
     async def _answer(self, message: aiomqtt.Message) -> CommandResult:
         payload = message.payload
         command_id = command_id_of(payload)
-        if message.retain:
-            # Delivered because we (re)subscribed: it would run again on every reconnect.
-            return CommandResult(
-                id=command_id,
-                ok=False,
-                error=ErrorInfo(
-                    code="invalid_command",
-                    message="commands must not be retained (they would run again on every "
-                    f"reconnect); clear it with: mosquitto_pub -r -n -t '{self.topics.cmd}'",
-                ),
-            )
+        # A retained command (mosquitto_pub -r) comes again on every (re)subscribe, and
+        # amqtt sets the retain flag on queued messages: the command id, not the flag,
+        # is what keeps a repeat from being applied twice.
         try:
             result = await self._handler.handle_payload(payload, origin=ORIGIN)
         except Exception:
