@@ -75,8 +75,8 @@ class MqttSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field(description="mqtt://[user:pass@]host[:port] or mqtts://...")
-    username: str | None = None
-    password: SecretStr | None = None
+    username: str | None = Field(default=None, description="Or in the URL.")
+    password: SecretStr | None = Field(default=None, description="Or in the URL; never logged.")
     ca_file: Path | None = Field(
         default=None, description="CA bundle to verify the broker (mqtts); default: system CAs."
     )
@@ -88,12 +88,20 @@ class MqttSettings(BaseModel):
         "anyone on the path can impersonate the broker. For testing only.",
     )
     client_id: str | None = Field(
-        default=None, min_length=1, max_length=128, description="Default: lightbox-<device_id>."
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="MQTT client id; default `lightbox-<device_id>`. Unique per broker.",
     )
-    keepalive: int = Field(default=30, ge=5, le=65535, description="Seconds.")
-    topic_prefix: str = PREFIX
-    reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
+    keepalive: int = Field(
+        default=30,
+        ge=5,
+        le=65535,
+        description="Seconds between pings; the will fires after 1.5x of silence.",
+    )
+    topic_prefix: str = Field(default=PREFIX, description="Topics are `<prefix>/<device_id>/...`.")
+    reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay, s.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay, s.")
 
     @model_validator(mode="before")
     @classmethod
