@@ -65,13 +65,21 @@ async def send(p: Provisioner, command: improv.Command | bytes) -> None:
     await p.drain()
 
 
+def state_of(p: Provisioner) -> State:
+    return p.state  # a call, so that mypy does not narrow across awaits
+
+
+def last_error(rec: Recorder) -> ErrorCode:
+    return rec.errors[-1]
+
+
 def strings(packet: bytes) -> list[str]:
     _, data = improv.unframe(packet)
     return [s.decode() for s in improv.decode_strings(data)]
 
 
 async def test_starts_requiring_authorization(prov: Provisioner) -> None:
-    assert prov.state is State.AUTHORIZATION_REQUIRED
+    assert state_of(prov) == State.AUTHORIZATION_REQUIRED
     assert prov.error is ErrorCode.NONE
     assert int(prov.capabilities) == 0b1111
 
@@ -80,9 +88,9 @@ async def test_wifi_before_authorization_is_refused(
     prov: Provisioner, wifi: FakeWifi, rec: Recorder
 ) -> None:
     await send(prov, WifiSettings("home", PASSWORD))
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     assert wifi.connects == []
-    assert prov.state is State.AUTHORIZATION_REQUIRED
+    assert state_of(prov) == State.AUTHORIZATION_REQUIRED
 
 
 async def test_provision_with_button_answers_url_with_pairing_code(
@@ -106,10 +114,10 @@ async def test_provision_with_button_answers_url_with_pairing_code(
     try:
         button.press()
         for _ in range(100):
-            if p.state is State.AUTHORIZED:
+            if state_of(p) == State.AUTHORIZED:
                 break
             await asyncio.sleep(0.01)
-        assert p.state is State.AUTHORIZED
+        assert state_of(p) == State.AUTHORIZED
         await send(p, WifiSettings("home", PASSWORD))
         assert rec.states == [State.AUTHORIZED, State.PROVISIONING, State.PROVISIONED]
         assert strings(rec.results[-1]) == ["http://192.168.1.50/#pair=PAIR-42"]
@@ -135,12 +143,12 @@ async def test_wrong_password_is_unable_to_connect_and_stays_authorized(
 ) -> None:
     prov.authorize("test")
     await send(prov, WifiSettings("home", "wrong"))
-    assert rec.errors[-1] is ErrorCode.UNABLE_TO_CONNECT
-    assert prov.state is State.AUTHORIZED
+    assert last_error(rec) == ErrorCode.UNABLE_TO_CONNECT
+    assert state_of(prov) == State.AUTHORIZED
     assert rec.results == []
     # and a second try works
     await send(prov, WifiSettings("home", PASSWORD))
-    assert prov.state is State.PROVISIONED
+    assert state_of(prov) == State.PROVISIONED
 
 
 async def test_backend_failure_is_unknown_error(
@@ -149,21 +157,21 @@ async def test_backend_failure_is_unknown_error(
     prov.authorize("test")
     wifi.broken = True
     await send(prov, WifiSettings("home", PASSWORD))
-    assert rec.errors[-1] is ErrorCode.UNKNOWN
-    assert prov.state is State.AUTHORIZED
+    assert last_error(rec) == ErrorCode.UNKNOWN
+    assert state_of(prov) == State.AUTHORIZED
     await send(prov, ScanWifi())
-    assert rec.errors[-1] is ErrorCode.UNKNOWN
+    assert last_error(rec) == ErrorCode.UNKNOWN
 
 
 async def test_authorization_times_out(wifi: FakeWifi, rec: Recorder) -> None:
     p = make(wifi, rec, timeout=0.05)
     await p.start()
     p.authorize("button")
-    assert p.state is State.AUTHORIZED
+    assert state_of(p) == State.AUTHORIZED
     await asyncio.sleep(0.12)
-    assert p.state is State.AUTHORIZATION_REQUIRED
+    assert state_of(p) == State.AUTHORIZATION_REQUIRED
     await send(p, WifiSettings("home", PASSWORD))
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     await p.stop()
 
 
@@ -176,9 +184,9 @@ async def test_failed_connect_restarts_the_authorization_timeout(
     await asyncio.sleep(0.1)
     await send(p, WifiSettings("home", "wrong"))
     await asyncio.sleep(0.1)  # 0.2 s after authorizing, 0.1 s after the failure
-    assert p.state is State.AUTHORIZED
+    assert state_of(p) == State.AUTHORIZED
     await asyncio.sleep(0.1)
-    assert p.state is State.AUTHORIZATION_REQUIRED
+    assert state_of(p) == State.AUTHORIZATION_REQUIRED
     await p.stop()
 
 
@@ -189,21 +197,21 @@ async def test_no_timeout_while_provisioning(wifi: FakeWifi, rec: Recorder) -> N
     wifi.connect_gate = asyncio.Event()
     p.write(improv.build_command(WifiSettings("home", PASSWORD)))
     await asyncio.sleep(0.1)
-    assert p.state is State.PROVISIONING
+    assert state_of(p) == State.PROVISIONING
     wifi.connect_gate.set()
     await p.drain()
-    assert p.state is State.PROVISIONED
+    assert state_of(p) == State.PROVISIONED
     await p.stop()
 
 
 async def test_already_on_wifi_idles_as_provisioned(rec: Recorder) -> None:
     p = make(FakeWifi(connected=True), rec, timeout=0.05)
     await p.start()
-    assert p.state is State.PROVISIONED
+    assert state_of(p) == State.PROVISIONED
     p.authorize("button")  # re-open to move it to another network
-    assert p.state is State.AUTHORIZED
+    assert state_of(p) == State.AUTHORIZED
     await asyncio.sleep(0.12)
-    assert p.state is State.PROVISIONED
+    assert state_of(p) == State.PROVISIONED
     await p.stop()
 
 
@@ -212,9 +220,9 @@ async def test_without_required_authorization_starts_authorized(
 ) -> None:
     p = make(wifi, rec, require_authorization=False)
     await p.start()
-    assert p.state is State.AUTHORIZED
+    assert state_of(p) == State.AUTHORIZED
     await send(p, WifiSettings("home", PASSWORD))
-    assert p.state is State.PROVISIONED
+    assert state_of(p) == State.PROVISIONED
     await p.stop()
 
 
@@ -255,9 +263,9 @@ async def test_hostname_needs_authorization(
     prov: Provisioner, wifi: FakeWifi, rec: Recorder
 ) -> None:
     await send(prov, Hostname())
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     await send(prov, Hostname("kitchen"))
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     assert wifi.hostname == "lightbox"
 
 
@@ -270,7 +278,7 @@ async def test_hostname_set_and_bad_hostname(
     assert strings(rec.results[-1]) == ["kitchen-sign"]
     for bad in ("-nope", "under_score", "x" * 64, "refused"):
         await send(prov, Hostname(bad))
-        assert rec.errors[-1] is ErrorCode.BAD_HOSTNAME, bad
+        assert last_error(rec) == ErrorCode.BAD_HOSTNAME, bad
     assert wifi.hostname == "kitchen-sign"
 
 
@@ -284,7 +292,7 @@ async def test_device_name(prov: Provisioner, rec: Recorder) -> None:
     await send(prov, DeviceName())
     assert strings(rec.results[-1]) == ["LightBox Kitchen"]
     await send(prov, DeviceName("Shop window"))
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     prov.authorize("test")
     await send(prov, DeviceName("Shop window"))
     assert strings(rec.results[-1]) == ["Shop window"]
@@ -292,12 +300,12 @@ async def test_device_name(prov: Provisioner, rec: Recorder) -> None:
 
 async def test_packet_errors(prov: Provisioner, rec: Recorder) -> None:
     await send(prov, b"\x02\x00\x00")
-    assert rec.errors[-1] is ErrorCode.INVALID_RPC_PACKET
+    assert last_error(rec) == ErrorCode.INVALID_RPC_PACKET
     await send(prov, improv.frame(0x42, b""))
-    assert rec.errors[-1] is ErrorCode.UNKNOWN_RPC_COMMAND
+    assert last_error(rec) == ErrorCode.UNKNOWN_RPC_COMMAND
     # a good command clears the error
     await send(prov, Identify())
-    assert rec.errors[-1] is ErrorCode.NONE
+    assert last_error(rec) == ErrorCode.NONE
 
 
 async def test_repeated_refusals_are_each_notified(prov: Provisioner, rec: Recorder) -> None:
@@ -312,7 +320,7 @@ async def test_split_writes(prov: Provisioner, rec: Recorder) -> None:
     for i in range(0, len(packet), 4):
         prov.write(packet[i : i + 4])
     await prov.drain()
-    assert prov.state is State.PROVISIONED
+    assert state_of(prov) == State.PROVISIONED
 
 
 async def test_identify_failure_is_unknown_error(wifi: FakeWifi, rec: Recorder) -> None:
@@ -323,9 +331,9 @@ async def test_identify_failure_is_unknown_error(wifi: FakeWifi, rec: Recorder) 
     p._identify = broken
     await p.start()
     await send(p, Identify())
-    assert rec.errors[-1] is ErrorCode.UNKNOWN
+    assert last_error(rec) == ErrorCode.UNKNOWN
     await send(p, DeviceInfoRequest())  # and the command task lives on
-    assert rec.errors[-1] is ErrorCode.NONE
+    assert last_error(rec) == ErrorCode.NONE
     await p.stop()
 
 
@@ -340,7 +348,7 @@ async def test_code_authorizes(prov: Provisioner, rec: Recorder) -> None:
     await prov.request_code()  # asking again shows the same code
     assert rec.code == code
     assert await prov.confirm_code(code)
-    assert prov.state is State.AUTHORIZED
+    assert state_of(prov) == State.AUTHORIZED
     await asyncio.sleep(0)  # the matrix hides the code
     await asyncio.sleep(0)
     assert rec.shown[-1] is None
@@ -354,15 +362,15 @@ async def test_wrong_codes_then_withdrawn(prov: Provisioner, rec: Recorder) -> N
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(prov.max_code_attempts):
         assert not await prov.confirm_code(wrong)
-        assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+        assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
     assert rec.shown[-1] is None  # withdrawn after too many
     assert not await prov.confirm_code(code)  # the old code is no good now
-    assert prov.state is State.AUTHORIZATION_REQUIRED
+    assert state_of(prov) == State.AUTHORIZATION_REQUIRED
 
 
 async def test_code_without_request_is_refused(prov: Provisioner, rec: Recorder) -> None:
     assert not await prov.confirm_code("000000")
-    assert rec.errors[-1] is ErrorCode.NOT_AUTHORIZED
+    assert last_error(rec) == ErrorCode.NOT_AUTHORIZED
 
 
 async def test_code_expires(wifi: FakeWifi, rec: Recorder) -> None:
@@ -412,18 +420,18 @@ def test_fuzz_provisioner_answers_and_survives(chunks: list[bytes], authorized: 
             p.write(chunk)
         await p.drain()
         assert p._worker is not None and not p._worker.done()
-        assert p.state in State
+        assert state_of(p) in State
         assert all(e in ErrorCode for e in rec.errors)
         if not authorized:
             assert wifi.connects == []
-            assert p.state is State.AUTHORIZATION_REQUIRED
+            assert state_of(p) == State.AUTHORIZATION_REQUIRED
         for packet in rec.results:
             improv.unframe(packet)  # every result is well framed
         # still answering afterwards, once a partial packet left over has gone stale
         now[0] += improv.REASSEMBLY_TIMEOUT + 1
         p.write(improv.frame(0x40, b""))
         await p.drain()
-        assert rec.errors[-1] is ErrorCode.UNKNOWN_RPC_COMMAND
+        assert last_error(rec) == ErrorCode.UNKNOWN_RPC_COMMAND
         await p.stop()
 
     asyncio.run(scenario())
@@ -461,10 +469,10 @@ async def test_each_refusal_has_its_code(
     prov: Provisioner, rec: Recorder, packet: bytes, code: ErrorCode
 ) -> None:
     await send(prov, packet)
-    assert rec.errors[-1] is code
+    assert last_error(rec) is code
 
 
 async def test_oversized_write_is_invalid(prov: Provisioner, rec: Recorder) -> None:
     prov.write(b"\x01\xff" + b"\x00" * 300)
     await prov.drain()
-    assert rec.errors[-1] is ErrorCode.INVALID_RPC_PACKET
+    assert last_error(rec) == ErrorCode.INVALID_RPC_PACKET
