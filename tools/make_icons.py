@@ -55,6 +55,10 @@ def dots(size: float, scale: float) -> list[tuple[float, float, float, tuple[int
     return result
 
 
+def hex_color(c: tuple[int, int, int]) -> str:
+    return f"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"
+
+
 def svg(size: int = 512) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
@@ -62,17 +66,17 @@ def svg(size: int = 512) -> str:
         '<defs><filter id="glow" x="-50%" y="-50%" width="200%" height="200%">'
         f'<feGaussianBlur stdDeviation="{size * 0.022:.1f}"/></filter></defs>',
         f'<rect width="{size}" height="{size}" rx="{size * 0.22:.0f}" '
-        f'fill="#{BACKGROUND[0]:02x}{BACKGROUND[1]:02x}{BACKGROUND[2]:02x}"/>',
+        f'fill="{hex_color(BACKGROUND)}"/>',
     ]
     all_dots = dots(size, 1.0)
     glow = [
-        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r * 1.25:.1f}" fill="#{c[0]:02x}{c[1]:02x}{c[2]:02x}"/>'
+        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r * 1.25:.1f}" fill="{hex_color(c)}"/>'
         for cx, cy, r, c, lit in all_dots
         if lit
     ]
     parts.append(f'<g filter="url(#glow)" opacity="0.8">{"".join(glow)}</g>')
     parts.extend(
-        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="#{c[0]:02x}{c[1]:02x}{c[2]:02x}"/>'
+        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{hex_color(c)}"/>'
         for cx, cy, r, c, _ in all_dots
     )
     parts.append("</svg>\n")
@@ -102,7 +106,9 @@ def png(size: int, *, maskable: bool = False) -> Image.Image:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=c)
     if not maskable:  # keep the glow inside the rounded tile
         mask = Image.new("L", (big, big), 0)
-        ImageDraw.Draw(mask).rounded_rectangle((0, 0, big - 1, big - 1), radius=big * 0.22, fill=255)
+        ImageDraw.Draw(mask).rounded_rectangle(
+            (0, 0, big - 1, big - 1), radius=big * 0.22, fill=255
+        )
         image.putalpha(mask)
     return image.resize((size, size), Image.Resampling.LANCZOS)
 

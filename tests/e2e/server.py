@@ -36,10 +36,12 @@ def serves_web_app(app: FastAPI) -> bool:
 class LightBoxServer:
     """``with LightBoxServer(tmp) as box:`` -> ``box.url``, ``box.token``, ``box.service``."""
 
-    def __init__(self, data_dir: Path, *, width: int = 32, height: int = 16) -> None:
+    def __init__(
+        self, data_dir: Path, *, width: int = 32, height: int = 16, name: str = "Test LightBox"
+    ) -> None:
         self.data_dir = data_dir
         self.settings = Settings(
-            name="Test LightBox",
+            name=name,
             matrix=MatrixSettings(width=width, height=height),
             driver=NullDriver(),
         )

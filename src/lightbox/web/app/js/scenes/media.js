@@ -24,6 +24,23 @@ export function createMediaEditor(store, api) {
   );
   let selected = null;
   let items = [];
+  const thumbs = new Map(); // "id:sha256" -> object URL of the file (fetched with the token)
+
+  function thumbnail(m) {
+    const img = h("img", { class: "thumb", alt: "", width: 48, height: 48 });
+    const key = `${m.id}:${m.sha256}`;
+    if (thumbs.has(key)) {
+      img.src = thumbs.get(key);
+    } else {
+      api.get(`/media/${encodeURIComponent(m.id)}/file`).then((blob) => {
+        if (!(blob instanceof Blob)) return;
+        const url = URL.createObjectURL(blob);
+        thumbs.set(key, url);
+        img.src = url;
+      }).catch(() => { img.hidden = true; });
+    }
+    return img;
+  }
 
   file.addEventListener("change", async () => {
     const chosen = file.files?.[0];
@@ -69,6 +86,7 @@ export function createMediaEditor(store, api) {
       });
       return h("li", { class: m.id === selected ? "selected" : "" },
         radio,
+        thumbnail(m),
         h("label", { for: radio.id, class: "grow" }, h("div", { class: "title" }, m.id), h("div", { class: "small muted" }, info)),
         del);
     }));

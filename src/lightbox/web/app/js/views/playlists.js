@@ -39,7 +39,8 @@ export function mountPlaylistsView(root, { store, api }) {
     h("div", { class: "row end" }, create));
 
   function presetOptions() {
-    return (store.get("presets") || []).map((p) => [p.id, p.name]);
+    const presets = store.get("presets") || [];
+    return presets.length ? presets.map((p) => [p.id, p.name]) : [["", "No presets yet: save one first"]];
   }
 
   function entryRow(preset = null, seconds = 30) {

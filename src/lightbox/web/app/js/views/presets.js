@@ -62,6 +62,7 @@ export function mountPresetsView(root, { store, api }) {
   }
   store.on("presets", render);
   store.on("state", render);
+  store.on("catalog", render);
 
   replace(root,
     h("h2", { id: "presets-title" }, "Presets"),

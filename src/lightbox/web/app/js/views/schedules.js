@@ -100,8 +100,8 @@ export function mountSchedulesView(root, { store, api }) {
     const schedules = store.get("schedules") || [];
     const presets = store.get("presets") || [];
     const playlists = store.get("playlists") || [];
-    fillSelect(preset, presets.map((p) => [p.id, p.name]));
-    fillSelect(playlist, playlists.map((p) => [p.id, p.name]));
+    fillSelect(preset, presets.length ? presets.map((p) => [p.id, p.name]) : [["", "No presets yet"]]);
+    fillSelect(playlist, playlists.length ? playlists.map((p) => [p.id, p.name]) : [["", "No playlists yet"]]);
     renderNext();
     if (!schedules.length) {
       replace(list, h("li", { class: "empty" }, "No schedules yet."));
@@ -110,6 +110,7 @@ export function mountSchedulesView(root, { store, api }) {
     replace(list, schedules.map((s) => {
       const enabled = toggle("Enabled", { checked: s.enabled });
       enabled.input.setAttribute("aria-label", `${s.name} enabled`);
+      enabled.label.querySelector("span").classList.add("visually-hidden");
       enabled.input.addEventListener("change", () => busy(enabled.input, async () => {
         try {
           await api.put(`/schedules/${encodeURIComponent(s.id)}`, { ...s, enabled: enabled.input.checked });
