@@ -182,3 +182,15 @@ async def test_no_bluez_is_a_clear_error(tmp_path: Any) -> None:
     server = GattServer(p, bus_address=f"unix:path={tmp_path}/nothing-here")
     with pytest.raises(BleError, match="cannot reach the system D-Bus"):
         await server.start()
+
+
+def test_missing_tools_skip_on_a_laptop_and_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.edge.ble import conftest
+
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="dbus-daemon"):
+        conftest.require_private_bus()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="dbus-daemon"):
+        conftest.require_private_bus()
