@@ -1,5 +1,8 @@
 """The Improv GATT server and advertisement on BlueZ, over D-Bus (dbus-fast).
 
+No ``from __future__ import annotations`` here: dbus-fast reads the D-Bus signatures from
+the annotations at class creation, and a postponed ``-> None`` would read as a signature.
+
 BlueZ owns the radio; we export objects on the system bus and register them:
 
 ``/org/lightbox/ble`` (``org.freedesktop.DBus.ObjectManager``, the GATT application)
@@ -25,7 +28,6 @@ Exceptions::
     BleError    BlueZ is missing, the adapter does not exist, or it refused a registration
 """
 
-from __future__ import annotations
 
 import asyncio
 import contextlib

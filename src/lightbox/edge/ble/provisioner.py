@@ -65,6 +65,9 @@ CAPABILITIES = (
     Capability.IDENTIFY | Capability.DEVICE_INFO | Capability.SCAN_WIFI | Capability.HOSTNAME
 )
 CODE_DIGITS = 6
+#: Data bytes of a scan result: BlueZ cuts a notification to the link's MTU - 3, and iOS
+#: settles on an MTU of about 185, so the networks (strongest first) stop short of that.
+SCAN_BUDGET = 176
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +393,7 @@ class Provisioner:
         groups = [
             (ap.ssid, str(ap.rssi), "WPA2" if ap.secured else "NO") for ap in networks if ap.ssid
         ]
-        self._send(CommandId.SCAN_WIFI, fit_strings(groups))
+        self._send(CommandId.SCAN_WIFI, fit_strings(groups, SCAN_BUDGET))
 
     def _require_authorized(self) -> None:
         if not self._authorized:
