@@ -1,0 +1,1 @@
+"""The cloud API's routes, one module per area."""
