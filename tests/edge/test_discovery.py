@@ -365,3 +365,23 @@ async def test_discovery_across_namespaces(netns_pair: tuple[str, str]) -> None:
         if watcher is not None:
             watcher.proc.kill()
             await watcher.close()
+
+
+async def test_cli_discover(advertiser: tuple[Advertiser, list[bool]]) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from lightbox.cli.discover import discover as discover_command
+
+    adv, _ = advertiser
+    app = typer.Typer()
+    app.command("discover")(discover_command)
+    app.command("other")(lambda: None)
+    args = ["discover", "--timeout", "1.5", "--interface", "127.0.0.1"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows[adv.device_id]["url"] == "http://127.0.0.1:8123/api/v1"
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, result.output
+    assert "LightBox" in result.stdout and "1.2.3" in result.stdout

@@ -231,3 +231,20 @@ def test_naive_clock_is_refused(store: Store) -> None:
     pairing = Pairing(store, clock=lambda: datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="aware"):
         pairing.issue()
+
+
+def test_cli_pair_code(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from lightbox.cli.edge_pairing import pair_code
+
+    app = typer.Typer()
+    app.command("pair-code")(pair_code)
+    app.command("other")(lambda: None)  # a group, so that "pair-code" is a subcommand
+    result = CliRunner().invoke(app, ["pair-code", "--data-dir", str(tmp_path), "--ttl", "60"])
+    assert result.exit_code == 0, result.output
+    code = result.stdout.strip().splitlines()[0]
+    with Store.open(tmp_path / "lightbox.db") as store:
+        info, _ = Pairing(store).redeem(code, "phone")
+    assert info.name == "phone"
