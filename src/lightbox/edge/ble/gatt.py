@@ -28,7 +28,6 @@ Exceptions::
     BleError    BlueZ is missing, the adapter does not exist, or it refused a registration
 """
 
-
 import asyncio
 import contextlib
 import logging
