@@ -15,12 +15,13 @@ import enum
 import logging
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
+from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.media import MediaLibrary
 from lightbox.edge.service import LightBoxService
@@ -120,8 +121,11 @@ class _QuietServer(uvicorn.Server):
 
 
 class EdgeRuntime:
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(
+        self, config: EdgeConfig, *, driver_factory: Callable[[Settings], Driver] | None = None
+    ) -> None:
         self.config = config
+        self._driver_factory = driver_factory
         self.phase = Phase.SETUP
         self.store: Store | None = None
         self.service: LightBoxService | None = None
@@ -146,7 +150,12 @@ class EdgeRuntime:
         state = await asyncio.to_thread(store.load_state) or State()
         media = MediaLibrary(data_dir / "media", store)
         service = LightBoxService(
-            store=store, media=media, device_id=device_id, settings=settings, state=state
+            store=store,
+            media=media,
+            device_id=device_id,
+            settings=settings,
+            state=state,
+            driver_factory=self._driver_factory,
         )
         self.service = service
         await service.start()

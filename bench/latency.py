@@ -1,0 +1,343 @@
+"""Command -> frame shown by the driver, over MQTT and over REST, beside the broker floor.
+
+A LightBox runs in this process with a recording driver and the render loop at 60 fps.
+Each command sets a solid colour that encodes its sequence number; the driver notes when
+a frame first shows that number (or a later one: a newer command supersedes older ones
+that arrived within the same frame). The floor is the one-way latency of a plain QoS 1
+publish through the same broker, measured the same way in the same run.
+
+    python bench/latency.py --mqtt-url mqtt://127.0.0.1:1883 [--quick]
+
+The last line: ``latency: mqtt p99 <ms> ms, floor p99 <ms> ms, rest p99 <ms> ms, lost <n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from lightbox.drivers.base import Driver
+from lightbox.edge.config import EdgeConfig
+from lightbox.edge.mqtt.settings import parse_mqtt_url
+from lightbox.edge.runtime import EdgeRuntime
+from lightbox.protocol import Settings
+from lightbox.render.output import OutputFrame
+
+console = Console()
+RATES = (10, 100, 500)
+
+
+class RecordingDriver(Driver):
+    """Notes when each sequence number (encoded in pixel 0,0) first reaches the driver."""
+
+    layout = "canvas"
+
+    def __init__(self) -> None:
+        self.shown_max = 0
+        self.first_shown: dict[int, float] = {}
+        self.lock = threading.Lock()
+
+    def show(self, frame: OutputFrame) -> None:
+        now = time.perf_counter()
+        r, g, b = (int(v) for v in frame.pixels[0, 0])
+        seq = (r << 16) | (g << 8) | b
+        with self.lock:
+            if seq > self.shown_max:
+                self.shown_max = seq
+                self.first_shown[seq] = now
+
+    def shown_at(self, seq: int) -> float | None:
+        """When a frame first showed ``seq`` or a later command."""
+        with self.lock:
+            candidates = [t for s, t in self.first_shown.items() if s >= seq]
+        return min(candidates) if candidates else None
+
+
+@dataclass
+class Run:
+    name: str
+    rate: int
+    sent: dict[int, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    lost: int = 0
+
+    def p(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
+
+def colour(seq: int) -> str:
+    return f"#{(seq >> 16) & 255:02x}{(seq >> 8) & 255:02x}{seq & 255:02x}"
+
+
+def command(seq: int) -> dict[str, Any]:
+    return {
+        "id": f"bench-{seq}",
+        "type": "set",
+        "scene": {"type": "solid", "color": colour(seq)},
+        "transition": {"kind": "cut", "duration_ms": 0},
+    }
+
+
+def paho_client(url: str, client_id: str) -> paho.Client:
+    tls, host, port, user, password = parse_mqtt_url(url)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id)
+    if user:
+        client.username_pw_set(user, password)
+    if tls:
+        client.tls_set()
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    return client
+
+
+def pace(rate: int, count: int, send: Callable[[int], None], progress: Progress, task: Any) -> None:
+    start = time.perf_counter()
+    for i in range(count):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send(i)
+        progress.advance(task)
+
+
+def floor_run(url: str, rate: int, count: int, progress: Progress) -> Run:
+    run = Run("floor", rate)
+    topic = f"bench/{uuid.uuid4().hex}/floor"
+    received: dict[int, float] = {}
+    done = threading.Event()
+
+    def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        received[int(msg.payload)] = time.perf_counter()
+        if len(received) >= count:
+            done.set()
+
+    sub = paho_client(url, f"bench-floor-sub-{uuid.uuid4().hex[:8]}")
+    sub.on_message = on_message
+    sub.subscribe(topic, qos=1)
+    time.sleep(0.3)
+    pub = paho_client(url, f"bench-floor-pub-{uuid.uuid4().hex[:8]}")
+    task = progress.add_task(f"floor  {rate:>4}/s", total=count)
+
+    def send(i: int) -> None:
+        run.sent[i] = time.perf_counter()
+        pub.publish(topic, str(i).encode(), qos=1)
+
+    pace(rate, count, send, progress, task)
+    done.wait(10)
+    for i, sent in run.sent.items():
+        if i in received:
+            run.latencies.append(received[i] - sent)
+        else:
+            run.lost += 1
+    for client in (pub, sub):
+        client.loop_stop()
+        client.disconnect()
+    return run
+
+
+def settle(
+    driver: RecordingDriver, run: Run, first_seq: int, results: dict[str, dict[str, Any]]
+) -> None:
+    deadline = time.perf_counter() + 10
+    last = max(run.sent) if run.sent else first_seq
+    while time.perf_counter() < deadline and driver.shown_max < last:
+        time.sleep(0.01)
+    for seq, sent in run.sent.items():
+        shown = driver.shown_at(seq)
+        ok = results.get(f"bench-{seq}", {}).get("ok") is not False
+        if shown is None or not ok:
+            run.lost += 1
+        else:
+            run.latencies.append(shown - sent)
+
+
+def mqtt_run(
+    url: str,
+    device_id: str,
+    driver: RecordingDriver,
+    seq0: int,
+    rate: int,
+    count: int,
+    progress: Progress,
+) -> Run:
+    run = Run("mqtt", rate)
+    results: dict[str, dict[str, Any]] = {}
+    client = paho_client(url, f"bench-mqtt-{uuid.uuid4().hex[:8]}")
+    client.on_message = lambda _c, _u, msg: results.__setitem__(
+        json.loads(msg.payload).get("id") or "", json.loads(msg.payload)
+    )
+    client.subscribe(f"lightbox/{device_id}/cmd/result", qos=1)
+    time.sleep(0.3)
+    task = progress.add_task(f"mqtt   {rate:>4}/s", total=count)
+
+    def send(i: int) -> None:
+        seq = seq0 + i
+        run.sent[seq] = time.perf_counter()
+        client.publish(f"lightbox/{device_id}/cmd", json.dumps(command(seq)), qos=1)
+
+    pace(rate, count, send, progress, task)
+    settle(driver, run, seq0, results)
+    deadline = time.perf_counter() + 10
+    while len(results) < count and time.perf_counter() < deadline:
+        time.sleep(0.02)
+    run.lost = max(run.lost, count - len(results))
+    client.loop_stop()
+    client.disconnect()
+    return run
+
+
+def rest_run(
+    base: str,
+    token: str,
+    driver: RecordingDriver,
+    seq0: int,
+    rate: int,
+    count: int,
+    progress: Progress,
+) -> Run:
+    run = Run("rest", rate)
+    results: dict[str, dict[str, Any]] = {}
+    task = progress.add_task(f"rest   {rate:>4}/s", total=count)
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+
+            async def one(seq: int) -> None:
+                response = await client.post("/api/v1/commands", json=command(seq))
+                results[f"bench-{seq}"] = response.json() | {"ok": response.status_code == 200}
+
+            tasks = []
+            start = time.perf_counter()
+            for i in range(count):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                seq = seq0 + i
+                run.sent[seq] = time.perf_counter()
+                tasks.append(asyncio.create_task(one(seq)))
+                progress.advance(task)
+            await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    settle(driver, run, seq0, results)
+    return run
+
+
+async def start_lightbox(
+    url: str, driver: RecordingDriver, data_dir: Path
+) -> tuple[EdgeRuntime, str]:
+    device_id = f"bench-{uuid.uuid4().hex[:8]}"
+    config = EdgeConfig(
+        data_dir=data_dir,
+        http_host="127.0.0.1",
+        http_port=0,
+        mqtt_url=url,
+        device_id=device_id,
+        driver="null",
+        size="32x16",
+        fps=60,
+        log_level="warning",
+    )
+
+    def factory(settings: Settings) -> Driver:
+        return driver
+
+    runtime = EdgeRuntime(config, driver_factory=factory)
+    await runtime.start()
+    return runtime, device_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
+    parser.add_argument("--quick", action="store_true", help="under a minute")
+    parser.add_argument("--rates", default=",".join(map(str, RATES)))
+    parser.add_argument("--seconds", type=float, default=None, help="per rate and path")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+
+    driver = RecordingDriver()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="lightbox", daemon=True)
+    thread.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime, device_id = asyncio.run_coroutine_threadsafe(
+            start_lightbox(args.mqtt_url, driver, Path(tmp)), loop
+        ).result(60)
+        service = runtime.service
+        assert service is not None and runtime.endpoints is not None
+        with service.store.transaction() as tx:
+            _, token = tx.create_token("bench")
+        asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(runtime._link.wait_connected(10), 10),
+            loop,  # type: ignore[union-attr]
+        ).result(15)
+        runs: list[Run] = []
+        seq = 1
+        with Progress(console=console, transient=True) as progress:
+            for rate in rates:
+                count = max(5, int(rate * seconds))
+                runs.append(floor_run(args.mqtt_url, rate, count, progress))
+                runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
+                seq += count
+                runs.append(
+                    rest_run(runtime.endpoints.http_url, token, driver, seq, rate, count, progress)
+                )
+                seq += count
+        stats = service.stats()
+        asyncio.run_coroutine_threadsafe(runtime.stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+
+    table = Table(title=f"command -> frame shown (render loop {stats.target_fps} fps)")
+    for col in ("path", "rate/s", "n", "p50 ms", "p99 ms", "lost"):
+        table.add_column(col, justify="right")
+    for run in runs:
+        table.add_row(
+            run.name,
+            str(run.rate),
+            str(len(run.sent)),
+            f"{run.p(0.5):.2f}",
+            f"{run.p(0.99):.2f}",
+            str(run.lost),
+        )
+    console.print(table)
+    console.print(f"render loop: {stats.shown} frames shown, {stats.dropped} dropped")
+
+    def worst(name: str) -> float:
+        return max(r.p(0.99) for r in runs if r.name == name)
+
+    lost = sum(r.lost for r in runs if r.name != "floor")
+    print(
+        f"latency: mqtt p99 {worst('mqtt'):.2f} ms, floor p99 {worst('floor'):.2f} ms, "
+        f"rest p99 {worst('rest'):.2f} ms, lost {lost}"
+    )
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
