@@ -3,8 +3,11 @@
 ``await CloudServices.open(config)`` connects the database and Redis (or memory stand-ins
 when ``redis_url`` is not set) and fills the two broker slots, ``broker_admin`` and
 ``relay``: with what the caller passes, else the in-memory ones (tests, one dev instance).
+When none are passed and ``mqtt_url`` is set, they come from
+:class:`lightbox.cloud.broker.service.CloudBroker` (started here; presence reports go to
+:meth:`lightbox.cloud.devices.Devices.record_presence`).
 ``await services.close()`` closes only what ``open`` opened, in reverse order; plug-ins
-(the broker link, the relay's listener) register their own clean-up on ``exit_stack``.
+register their own clean-up on ``exit_stack``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +29,9 @@ from lightbox.cloud.interfaces import BrokerAdmin, Relay
 from lightbox.cloud.memory import MemoryBrokerAdmin, MemoryRelay
 from lightbox.cloud.ratelimit import Limits, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lightbox.cloud.security import Passwords
+
+if TYPE_CHECKING:
+    from lightbox.cloud.broker.service import CloudBroker
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +94,6 @@ class CloudServices:
             else:
                 cache = MemoryCache(config.redis_prefix)
                 limiter = MemoryRateLimiter(config.redis_prefix)
-            if (broker_admin is None or relay is None) and config.mqtt_url is not None:
-                log.warning(
-                    "no broker admin/relay given for %s: devices get in-memory "
-                    "credentials and are always offline",
-                    config.mqtt_url,
-                )
             services = cls(
                 config=config,
                 engine=engine,
@@ -107,6 +108,10 @@ class CloudServices:
                 clock=clock or utc_now,
                 exit_stack=stack,
             )
+            if (broker_admin is None or relay is None) and config.mqtt_url is not None:
+                broker = await _start_broker(services)
+                services.broker_admin = broker_admin or broker
+                services.relay = relay or broker.relay
         except BaseException:
             await stack.aclose()
             raise
@@ -114,3 +119,36 @@ class CloudServices:
 
     async def close(self) -> None:
         await self.exit_stack.aclose()
+
+
+async def _start_broker(services: CloudServices) -> CloudBroker:
+    """The broker side for ``config.mqtt_url``: the instance's connection as the cloud
+    service client (user and password from the URL), the dynamic-security admin, presence
+    (recorded through :meth:`Devices.record_presence`) and the relay."""
+    from urllib.parse import unquote, urlsplit
+
+    from lightbox.cloud.broker.service import CloudBroker
+    from lightbox.cloud.devices import Devices
+
+    config = services.config
+    assert config.mqtt_url is not None
+    parts = urlsplit(config.mqtt_url)
+    admin_password = config.mqtt_admin_password
+    devices = Devices(services)
+
+    async def on_presence(device_id: str, online: bool, at: datetime) -> None:
+        await devices.record_presence(device_id, online, at)
+
+    broker = CloudBroker(
+        config.mqtt_url,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        admin_username=config.mqtt_admin_username,
+        admin_password=admin_password.get_secret_value() if admin_password else None,
+        cache=services.cache,
+        on_presence=on_presence,
+        instance_id=config.instance_id,
+    )
+    await broker.start()
+    services.exit_stack.push_async_callback(broker.stop)
+    return broker

@@ -10,6 +10,7 @@ ones opened elsewhere (tests, several apps on the same services); the caller clo
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from lightbox import __version__
 from lightbox.cloud.api.routes import auth, devices, registration, users
+from lightbox.cloud.broker.errors import BrokerAdminError
 from lightbox.cloud.config import CloudConfig
 from lightbox.cloud.errors import RateLimited
 from lightbox.cloud.services import CloudServices
@@ -25,7 +27,10 @@ from lightbox.edge.api.app import _openapi as openapi_with_problems
 from lightbox.edge.api.limits import BodyLimit, Limit
 from lightbox.protocol import MAX_COMMAND_BYTES
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
+BROKER_RETRY_AFTER_S = 5
 
 DESCRIPTION = """\
 Reach your LightBoxes from anywhere. Sign up, log in (`POST /api/v1/auth/login`) and send
@@ -66,6 +71,7 @@ def create_app(config: CloudConfig, *, services: CloudServices | None = None) ->
         app.state.services = services
     problems.install(app)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(BrokerAdminError, _broker_unavailable)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
@@ -93,4 +99,15 @@ def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
         field=exc.field,
         headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
+def _broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s: broker: %s", request.method, request.url.path, exc, exc_info=exc)
+    return problems.problem_response(
+        status=503,
+        code="busy",
+        detail="the cloud broker cannot provision devices right now; try again shortly",
+        instance=request.url.path,
+        headers={"Retry-After": str(BROKER_RETRY_AFTER_S)},
     )
