@@ -99,6 +99,13 @@ async def connect_refused(c: aiomqtt.Client) -> int:
     raise AssertionError("the broker accepted a connection it should have refused")
 
 
+def settle(c: aiomqtt.Client) -> None:
+    """Mark aiomqtt's "disconnected" future as seen after the broker dropped ``c``."""
+    future = getattr(c, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
+
+
 class Recorder:
     """Collects the messages of a connected client in the background."""
 
@@ -158,3 +165,4 @@ async def recording(c: aiomqtt.Client, *topics: str) -> AsyncIterator[Recorder]:
         await recorder.stop()
         with contextlib.suppress(Exception):
             await c.__aexit__(None, None, None)
+        settle(c)

@@ -6,7 +6,9 @@ the control API (:class:`~lightbox.cloud.broker.dynsec.DynsecAdmin`):
 
 - the **admin** client (role ``admin``): may use ``$CONTROL/dynamic-security/#`` only;
 - the **cloud service** client (role ``lightbox-cloud``): every cloud instance connects
-  with it; it may subscribe, send and receive on ``<prefix>/#``.
+  with it; it may subscribe, send and receive on ``<prefix>/#``, and subscribe to
+  ``$share/lightbox-cloud/<prefix>/#`` (Mosquitto checks a shared subscription's filter
+  with its ``$share/<group>/`` prefix).
 
 Default access is *deny* for everything (publish, receive, subscribe), so a client can do
 only what one of its roles allows. Unsubscribing is always allowed (harmless).
@@ -48,6 +50,8 @@ DEFAULT_PLUGIN_PATH = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security
 ADMIN_ROLE = "admin"
 CLOUD_ROLE = "lightbox-cloud"
 CONTROL_TOPICS = "$CONTROL/dynamic-security/#"
+SHARE_GROUP = "lightbox-cloud"
+"""The shared-subscription group of the cloud instances."""
 PBKDF2_ITERATIONS = 101  # the plugin's own default; it reads the count from the file
 DEVICE_ACL_TYPES = ("publishClientSend", "publishClientReceive", "subscribePattern")
 
@@ -127,6 +131,8 @@ def dynsec_document(
                     ("publishClientSend", everything),
                     ("publishClientReceive", everything),
                     ("subscribePattern", everything),
+                    # Mosquitto checks a shared subscription with its $share/ prefix
+                    ("subscribePattern", f"$share/{SHARE_GROUP}/{everything}"),
                 ],
             ),
         ],

@@ -26,6 +26,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from lightbox.cloud.broker.config import SHARE_GROUP
 from lightbox.edge.mqtt.link import Backoff
 from lightbox.edge.mqtt.settings import parse_mqtt_url
 
@@ -34,7 +35,6 @@ __all__ = ["BrokerConnection", "NotConnected", "Subscription", "shared"]
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[aiomqtt.Message], Awaitable[None] | None]
-SHARE_GROUP = "lightbox-cloud"
 OPERATION_TIMEOUT_S = 10.0
 STABLE_CONNECTION_S = 10.0
 
@@ -216,7 +216,17 @@ class BrokerConnection:
         try:
             async with client:
                 for sub in self._subscriptions:
-                    await client.subscribe(sub.topic_filter, qos=sub.qos)
+                    granted = await client.subscribe(sub.topic_filter, qos=sub.qos)
+                    codes = [getattr(code, "value", code) for code in granted]
+                    if any(not isinstance(c, int) or c >= 0x80 for c in codes):
+                        self._log.error(
+                            "cloud broker refused the subscription to %s (%s): %s gets no "
+                            "messages; give the cloud service client subscribePattern on it "
+                            "(see docs/deploy-cloud.md)",
+                            sub.topic_filter,
+                            granted,
+                            sub.name,
+                        )
                 self._client = client
                 self._connected.set()
                 self._log.info(

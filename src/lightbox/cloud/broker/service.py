@@ -5,6 +5,10 @@
 - ``presence``: :class:`~lightbox.cloud.broker.presence.PresenceWatcher` on that connection;
 - ``relay``: :class:`~lightbox.cloud.relay.MqttRelay` (the ``Relay``) on that connection.
 
+:class:`CloudBroker` is itself the ``BrokerAdmin`` to plug into the cloud: it delegates to
+``admin`` and, on revocation, also publishes the device's ``status`` = ``offline``
+(retained) because a client kicked by the broker leaves without its last will.
+
 :meth:`CloudBroker.start` starts the relay's cache listeners and the connection task (and
 may wait for the first connect); :meth:`CloudBroker.stop` stops both, with timeouts.
 """
@@ -17,12 +21,13 @@ import logging
 import ssl
 import uuid
 
-from lightbox.cloud.broker.connection import BrokerConnection
+from lightbox.cloud.broker.connection import BrokerConnection, NotConnected
 from lightbox.cloud.broker.dynsec import DynsecAdmin
+from lightbox.cloud.broker.errors import BrokerUnavailable
 from lightbox.cloud.broker.presence import PresenceCallback, PresenceWatcher
 from lightbox.cloud.cache import Cache
 from lightbox.cloud.relay import MqttRelay
-from lightbox.protocol.topics import PREFIX
+from lightbox.protocol.topics import OFFLINE, PREFIX, DeviceTopics
 
 __all__ = ["CloudBroker"]
 
@@ -73,7 +78,32 @@ class CloudBroker:
             instance_id=self.instance_id,
             prefix=prefix,
         )
+        self._prefix = prefix
         self._task: asyncio.Task[None] | None = None
+
+    # -- BrokerAdmin ------------------------------------------------------------------------
+
+    async def create_device(self, device_id: str) -> tuple[str, str]:
+        return await self._admin().create_device(device_id)
+
+    async def revoke_device(self, device_id: str) -> None:
+        await self._admin().revoke_device(device_id)
+        try:
+            await self.connection.publish(
+                DeviceTopics(device_id, self._prefix).status, OFFLINE, qos=1, retain=True
+            )
+        except NotConnected as err:  # the retained status says online until it reconnects
+            logger.warning("device %s: revoked, but could not mark it offline: %s", device_id, err)
+
+    def _admin(self) -> DynsecAdmin:
+        if self.admin is None:
+            raise BrokerUnavailable(
+                "no broker admin credentials are configured (mqtt_admin_username and "
+                "mqtt_admin_password): devices cannot get broker credentials"
+            )
+        return self.admin
+
+    # -- life cycle -------------------------------------------------------------------------
 
     async def start(self, *, wait_connected: float | None = None) -> None:
         """Start; with ``wait_connected``, also wait that long for the broker (TimeoutError)."""
