@@ -115,3 +115,19 @@ async def test_tokens(box: Box, client: httpx.AsyncClient, anon: httpx.AsyncClie
                    "invalid_command", field="name")
     assert_problem(await client.post("/api/v1/tokens", json={}), 422, "invalid_command",
                    field="name")
+
+
+async def test_a_driver_that_cannot_start_changes_nothing(
+    box: Box, client: httpx.AsyncClient
+) -> None:
+    # rpi_ws281x is not installed here: refused, and the matrix keeps rendering
+    response = await client.patch(
+        "/api/v1/settings", json={"driver": {"name": "ws281x"}, "output": {"fps": 25}}
+    )
+    body = assert_problem(response, 422, "invalid_command", field="settings.driver")
+    assert "rpi_ws281x" in str(body["detail"])
+    assert box.service.settings.driver.name == "null"
+    assert box.service.settings.output.fps == 30
+    assert box.service.store.load_settings() is None  # nothing stored
+    assert (await client.get("/api/v1/frame.png")).status_code == 200
+    assert box.service.render_loop.running
