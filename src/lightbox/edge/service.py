@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 from lightbox import __version__
 from lightbox.drivers import create_driver
-from lightbox.drivers.base import Driver
+from lightbox.drivers.base import Driver, DriverError
 from lightbox.edge import playlist as playlists
 from lightbox.edge.events import Event, EventBus
 from lightbox.edge.media import MediaLibrary
@@ -239,6 +239,12 @@ class LightBoxService:
             paired=self.paired(),
         )
 
+    async def show_notice(self, text: str | None, seconds: float = 120.0) -> None:
+        """Show a short text (a pairing or claim code) over the scene; ``None`` hides it."""
+        if self._loop is not None:
+            future = self._loop.update(notice=(text, seconds))
+            await asyncio.wait_for(asyncio.wrap_future(future), timeout=10.0)
+
     # -- commands ---------------------------------------------------------------------
     async def handle_payload(self, payload: bytes, *, origin: str) -> CommandResult:
         """Parse and execute raw bytes (MQTT); never raises for bad input."""
@@ -326,10 +332,25 @@ class LightBoxService:
         if loop is None:
             return
         if plan.settings is not None and _needs_new_loop(self._settings, plan.settings):
-            new_loop = await asyncio.to_thread(self._make_loop, plan.settings, plan.state.scene)
+            try:
+                new_loop = await asyncio.to_thread(self._make_loop, plan.settings, plan.state.scene)
+            except DriverError as err:  # unavailable here, or does not fit the matrix
+                raise InvalidCommand(str(err), field="settings.driver") from err
             await asyncio.to_thread(loop.stop)
+            try:
+                await asyncio.to_thread(new_loop.start)  # opens the new driver
+            except Exception as err:
+                # keep showing with the old settings, on a fresh loop
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(new_loop.stop)  # closes what the driver opened
+                self._loop = await asyncio.to_thread(
+                    self._make_loop, self._settings, self._state.scene
+                )
+                self._loop.start()
+                if isinstance(err, DriverError):
+                    raise InvalidCommand(str(err), field="settings.driver") from err
+                raise
             self._loop = new_loop
-            new_loop.start()
             return
         cur = self._state
         kwargs: dict[str, object] = {}
