@@ -16,7 +16,6 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 from rich.console import Console
-from rich.panel import Panel
 
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.runtime import EdgeRuntime
@@ -141,6 +140,9 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
         size=str(size),
         device_id="lightbox-demo",
         name="LightBox demo",
+        mdns_enabled=True,
+        mdns_interfaces=["127.0.0.1"],  # the demo stays on this machine
+        ble_enabled=False,
     )
     runtime = EdgeRuntime(config)
     try:
@@ -149,23 +151,21 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
         assert service is not None
         await seed_showcase(service)
         token = await asyncio.to_thread(demo_token, service)
-        console.print(
-            Panel.fit(
-                f"[bold]Web app[/bold]      {endpoints.http_url}/#token={token}\n"
-                f"[bold]Live frame[/bold]   {endpoints.http_url}/api/v1/frame.png?scale=8 "
-                "(with the token)\n"
-                f"[bold]API docs[/bold]     {endpoints.http_url}/docs\n"
-                f"[bold]MQTT[/bold]         {endpoints.mqtt_url}  "
-                f"topics lightbox/{service.device_id}/#\n"
-                f"[bold]Token[/bold]        {token}\n\n"
-                f"Try: mosquitto_pub -h {endpoints.mqtt_url.split('//')[1].split(':')[0]} "
-                f"-p {endpoints.mqtt_url.rsplit(':', 1)[1]} "
-                f"-t lightbox/{service.device_id}/cmd "
-                """-m '{"type":"set","scene":{"type":"effect","effect":"fire"}}'\n"""
-                "Stop with Ctrl-C.",
-                title="LightBox demo",
-            )
-        )
+        mqtt = endpoints.mqtt_url.split("//", 1)[1]
+        mqtt_host, mqtt_port = mqtt.rsplit(":", 1)
+        lines = [
+            "[bold]LightBox demo[/bold] is running (Ctrl-C stops it)",
+            f"  Web app     {endpoints.http_url}/#token={token}",
+            f"  Live frame  {endpoints.http_url}/api/v1/frame.png?scale=8  (Bearer token)",
+            f"  API docs    {endpoints.http_url}/docs",
+            f"  MQTT        {endpoints.mqtt_url}  topics lightbox/{service.device_id}/#",
+            f"  Token       {token}",
+            f"  Try         mosquitto_pub -h {mqtt_host} -p {mqtt_port} "
+            f"-t lightbox/{service.device_id}/cmd "
+            """-m '{"type":"set","scene":{"type":"effect","effect":"fire"}}'""",
+        ]
+        for line in lines:
+            console.print(line, soft_wrap=True, highlight=False)
         if seconds > 0:
             await asyncio.sleep(seconds)
         else:

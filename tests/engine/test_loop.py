@@ -138,3 +138,14 @@ def test_stop_fails_pending_changes() -> None:
     loop.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         future.result(timeout=1)
+
+
+def test_notice_shows_text_over_the_scene_even_when_off() -> None:
+    loop = make_loop(RecordingDriver(), scene={"type": "solid", "color": "#0000ff"})
+    loop.update(power=False, brightness=0, notice=("AB12", 60))
+    canvas, out = loop.render_once()
+    assert (canvas == 255).all(axis=2).any(), "white text pixels"
+    assert out.pixels.max() > 0, "visible although power is off and brightness 0"
+    loop.update(notice=(None, 0))
+    canvas, _ = loop.render_once()
+    assert canvas.max() == 0

@@ -67,6 +67,19 @@ class EdgeConfig(BaseSettings):
     )
     size: str | None = Field(default=None, description="Override the matrix size, WxH.")
     fps: int | None = Field(default=None, ge=1, le=240)
+    mdns_enabled: bool = Field(default=True, description="Advertise _lightbox._tcp (mDNS).")
+    mdns_interfaces: list[str] | None = Field(
+        default=None, description="IPv4 addresses to advertise on; none: every interface."
+    )
+    ble_enabled: bool = Field(default=True, description="Improv Wi-Fi provisioning over BLE.")
+    ble_adapter: str = Field(default="hci0", description="BlueZ adapter for provisioning.")
+    ble_authorization_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    gpio_button: str | None = Field(
+        default=None, description="Authorization button, e.g. 'GPIO17' or 'gpiochip4:17'."
+    )
+    cloud_url: str | None = Field(
+        default=None, description="The LightBox cloud (https://...); none: LAN only."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)

@@ -15,15 +15,17 @@ import enum
 import logging
 import secrets
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.media import MediaLibrary
+from lightbox.edge.pairing import Pairing
 from lightbox.edge.service import LightBoxService
 from lightbox.edge.store import Store
 from lightbox.protocol import Settings, State
@@ -134,11 +136,16 @@ class EdgeRuntime:
         self._link: object | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: object | None = None
+        self._advertiser: Any = None
+        self._ble: Any = None
+        self._background: set[asyncio.Task[object]] = set()
+        self.pairing: Pairing | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> Endpoints:
         from lightbox.edge.api.app import create_app
-        from lightbox.edge.mqtt import EmbeddedBroker, MqttLink, MqttSettings
+        from lightbox.edge.mqtt import MqttLink, MqttSettings
+        from lightbox.edge.mqtt.broker import EmbeddedBroker
 
         cfg = self.config
         data_dir = Path(cfg.data_dir)
@@ -149,6 +156,7 @@ class EdgeRuntime:
         settings = await asyncio.to_thread(initial_settings, store, cfg)
         state = await asyncio.to_thread(store.load_state) or State()
         media = MediaLibrary(data_dir / "media", store)
+        self.pairing = Pairing(store)
         service = LightBoxService(
             store=store,
             media=media,
@@ -212,9 +220,86 @@ class EdgeRuntime:
         port = server.servers[0].sockets[0].getsockname()[1]
         host = "127.0.0.1" if cfg.http_host in ("0.0.0.0", "::") else cfg.http_host
         self.endpoints = Endpoints(f"http://{host}:{port}", mqtt_url, embedded)
+        await self._start_local_connectivity(service, port)
         self.phase = Phase.RUNNING
         log.info("LightBox %s running: %s, MQTT %s", device_id, self.endpoints.http_url, mqtt_url)
         return self.endpoints
+
+    async def _start_local_connectivity(self, service: LightBoxService, port: int) -> None:
+        """mDNS advertisement and Improv provisioning over BLE; neither is required."""
+        cfg = self.config
+        if cfg.mdns_enabled:
+            from lightbox.edge.discovery import Advertiser
+
+            advertiser = Advertiser(
+                device_id=service.device_id,
+                name=service.settings.name,
+                port=port,
+                paired=service.paired,
+                interfaces=cfg.mdns_interfaces,
+            )
+            try:
+                await advertiser.start()
+            except Exception as err:  # no multicast-capable interface, say
+                log.warning("mDNS advertisement off: %s", err)
+            else:
+                self._advertiser = advertiser
+                service.events.on_event(
+                    lambda e: (
+                        self._spawn(advertiser.update(name=service.settings.name))
+                        if e.topic in ("settings", "tokens")
+                        else None
+                    )
+                )
+        if cfg.ble_enabled:
+            await self._start_ble(service, port)
+
+    async def _start_ble(self, service: LightBoxService, port: int) -> None:
+        from lightbox import __version__
+        from lightbox.edge.ble import BleError, BleProvisioning
+        from lightbox.edge.wifi.networkmanager import NetworkManagerWifi
+        from lightbox.protocol import IdentifyCommand, SettingsCommand
+
+        cfg = self.config
+        assert self.pairing is not None
+        pairing = self.pairing
+
+        async def identify() -> None:
+            await service.execute(IdentifyCommand(), origin="ble")
+
+        async def set_name(name: str) -> None:
+            settings = service.settings.model_copy(update={"name": name})
+            result = await service.execute(SettingsCommand(settings=settings), origin="ble")
+            if not result.ok and result.error is not None:
+                raise ValueError(result.error.message)
+
+        async def show_code(code: str | None) -> None:
+            await service.show_notice(code, seconds=cfg.ble_authorization_timeout_s)
+
+        ble = BleProvisioning(
+            wifi=NetworkManagerWifi(),
+            pairing_code=pairing.issue,
+            version=__version__,
+            device_name=lambda: service.settings.name,
+            set_device_name=set_name,
+            identify=identify,
+            show_code=show_code,
+            adapter=cfg.ble_adapter,
+            gpio_button=cfg.gpio_button,
+            http_port=port,
+            authorization_timeout=cfg.ble_authorization_timeout_s,
+        )
+        try:
+            await ble.start()
+        except BleError as err:
+            log.warning("BLE provisioning off: %s", err)
+            return
+        self._ble = ble
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
         if self.phase in (Phase.STOPPING, Phase.STOPPED):
@@ -225,6 +310,10 @@ class EdgeRuntime:
         server = self._server
         if server is not None:
             server.should_exit = True  # type: ignore[attr-defined]
+        for part in (self._ble, self._advertiser):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(part.stop(), timeout)
         link = self._link
         if link is not None:
             with contextlib.suppress(Exception):

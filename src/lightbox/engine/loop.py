@@ -29,6 +29,7 @@ from lightbox.protocol import Scene, Stats, Transition
 from lightbox.render.frame import Frame, blank
 from lightbox.render.output import OutputFrame, OutputStage
 from lightbox.render.scene import FrameInputs, Player, SceneContext, StreamFrame
+from lightbox.render.text import render_text_mask
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class _Change:
     output: OutputStage | None = None
     ctx: SceneContext | None = None
     identify_s: float | None = None
+    notice: tuple[str | None, float] | None = None  # (text or None to clear, seconds)
     future: Future[int] = field(default_factory=Future)
 
 
@@ -79,6 +81,7 @@ class RenderLoop:
         self._thread: threading.Thread | None = None
         self._stream: StreamFrame | None = None
         self._identify_until = 0.0
+        self._notice: tuple[str, float] | None = None
         self._lock = threading.Lock()
         self._frame_listeners: list[Callable[[int, Frame], None]] = []
         # counters
@@ -126,9 +129,14 @@ class RenderLoop:
         output: OutputStage | None = None,
         ctx: SceneContext | None = None,
         identify_s: float | None = None,
+        notice: tuple[str | None, float] | None = None,
     ) -> Future[int]:
-        """Queue a change; the future gives the number of the first frame showing it."""
-        change = _Change(scene, transition, brightness, power, output, ctx, identify_s)
+        """Queue a change; the future gives the number of the first frame showing it.
+
+        ``notice`` shows a short text (a pairing or claim code) over the scene for the given
+        seconds, even when the power is off; ``(None, 0)`` clears it.
+        """
+        change = _Change(scene, transition, brightness, power, output, ctx, identify_s, notice)
         with self._lock:
             self._changes.append(change)
         self._wake.set()
@@ -195,6 +203,9 @@ class RenderLoop:
                     self._power = change.power
                 if change.identify_s is not None:
                     self._identify_until = now + change.identify_s
+                if change.notice is not None:
+                    text, seconds = change.notice
+                    self._notice = (text, now + seconds) if text else None
             except Exception as err:  # a bad change must never kill the loop
                 log.warning("change refused: %s", err)
                 change.future.set_exception(err)
@@ -218,7 +229,14 @@ class RenderLoop:
             canvas = blank(self._player.ctx.width, self._player.ctx.height)
         if now < self._identify_until:
             canvas = _identify_overlay(canvas, now)
-        out = self._output.process(canvas, self._brightness, self._driver.layout)
+        brightness = self._brightness
+        if self._notice is not None:
+            if now < self._notice[1]:
+                canvas = _notice_overlay(canvas, self._notice[0])
+                brightness = max(brightness, 96)  # readable even when dimmed or off
+            else:
+                self._notice = None
+        out = self._output.process(canvas, brightness, self._driver.layout)
         self._estimated_ma = out.estimated_ma
         self._power_limited = out.power_scale < 1.0
         return canvas, out
@@ -273,6 +291,25 @@ class RenderLoop:
             self._wake.clear()
             if self._changes:
                 next_due = self._clock()  # a change shows at once, then the cadence resumes
+
+
+def _notice_overlay(canvas: Frame, text: str) -> Frame:
+    """``text`` in white on a black box in the middle, in the largest font that fits."""
+    height, width = canvas.shape[:2]
+    mask = None
+    for font in ("8x16", "6x10", "5x7"):
+        mask = render_text_mask(text, font)
+        if mask.shape[1] <= width and mask.shape[0] <= height:
+            break
+    assert mask is not None
+    out = canvas.copy()
+    mh, mw = min(mask.shape[0], height), min(mask.shape[1], width)
+    y0, x0 = (height - mh) // 2, (width - mw) // 2
+    box = out[max(0, y0 - 1) : y0 + mh + 1, max(0, x0 - 1) : x0 + mw + 1]
+    box[...] = 0
+    region = out[y0 : y0 + mh, x0 : x0 + mw]
+    region[mask[:mh, :mw] > 127] = 255
+    return out
 
 
 def _identify_overlay(canvas: Frame, now: float) -> Frame:

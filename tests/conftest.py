@@ -1,0 +1,13 @@
+"""Suite-wide safety: nothing a test starts may send traffic beyond loopback.
+
+A LightBox built from defaults would advertise itself with mDNS on every interface and
+look for a BlueZ radio; tests that want those turn them on explicitly, on loopback or on
+their own network namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LIGHTBOX_MDNS_ENABLED", "false")
+os.environ.setdefault("LIGHTBOX_BLE_ENABLED", "false")
