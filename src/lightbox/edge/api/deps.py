@@ -24,8 +24,9 @@ MAX_TOKEN_CHARS = 256
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
-    description="An API token: `Authorization: Bearer lbt_...`. Create one with "
-    "`lightbox token create` on the LightBox, or POST /api/v1/tokens with another token.",
+    description="An API token: `Authorization: Bearer lbx_...`. Create one with "
+    "`lightbox edge token create --name <who>` on the LightBox, or POST /api/v1/tokens "
+    "with another token.",
 )
 
 
