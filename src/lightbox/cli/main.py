@@ -166,10 +166,21 @@ def demo(
     run_demo(host=host, port=port, size=Size.parse(size), seconds=seconds)
 
 
-def main() -> None:
+def _register_subcommands() -> None:
+    """Sub-apps live in their own modules; each imports its heavy parts lazily."""
+    from lightbox.cli.discover import discover
     from lightbox.cli.edge import edge_app
+    from lightbox.cli.edge_pairing import pair_code
 
+    edge_app.command("pair-code")(pair_code)
     app.add_typer(edge_app, name="edge")
+    app.command()(discover)
+
+
+_register_subcommands()
+
+
+def main() -> None:
     app()
 
 

@@ -33,6 +33,8 @@ ErrorCode = Literal[
     "conflict",
     "unauthorized",
     "forbidden",
+    "pairing_invalid",
+    "pairing_expired",
     "rate_limited",
     "payload_too_large",
     "busy",
