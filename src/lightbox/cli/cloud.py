@@ -80,7 +80,7 @@ def run(
     ] = None,
     storage_url: Annotated[
         str | None,
-        typer.Option("--storage-url", help="s3://bucket[/prefix] or a local directory."),
+        typer.Option("--storage-url", help="s3://bucket, s3://bucket/prefix or a local directory."),
     ] = None,
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="How users reach this service.")
