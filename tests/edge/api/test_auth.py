@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from lightbox.edge.api import create_app
 from tests.edge.api.conftest import Box, assert_problem
 
-PUBLIC = {("GET", "/api/v1/info")}
+PUBLIC = {("GET", "/api/v1/info"), ("POST", "/api/v1/pair")}
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -75,6 +76,9 @@ def test_protected_routes_refuse_requests_without_a_valid_token(
 async def test_public_routes_need_no_token(anon: httpx.AsyncClient) -> None:
     for path in ("/api/v1/info", "/openapi.json", "/docs"):
         assert (await anon.get(path)).status_code == 200, path
+    response = await anon.post("/api/v1/pair", json={"code": "AAAA-BBBB", "name": "phone"})
+    assert response.status_code == 401  # a wrong code, not a missing token
+    assert response.json()["code"] != "unauthorized"
 
 
 async def test_a_valid_token_works_and_a_revoked_one_stops_at_once(
@@ -99,3 +103,16 @@ def test_openapi_documents_the_bearer_scheme() -> None:
         assert operation["security"] == [{"bearer": []}], (method, path)
         assert "application/problem+json" in operation["responses"]["401"]["content"]
     assert "security" not in schema["paths"]["/api/v1/info"]["get"]
+
+
+async def test_the_web_app_is_served_without_a_token(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><title>LightBox</title>")
+    (tmp_path / "app.js").write_text("console.log('hi')")
+    app = create_app(service=None, static_dir=tmp_path)  # type: ignore[arg-type]
+    assert app.state.static_dir == tmp_path
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://box") as http:
+        assert (await http.get("/")).text.startswith("<!doctype html>")
+        assert (await http.get("/app.js")).status_code == 200
+        # the API is still the API
+        assert (await http.get("/api/v1/state")).status_code == 401

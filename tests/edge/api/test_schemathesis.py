@@ -18,7 +18,7 @@ from schemathesis.config import SchemathesisConfig
 from lightbox.edge.api import create_app
 from tests.edge.api.conftest import Box
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 12
 
 CONFIG = SchemathesisConfig.from_dict({
     "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},

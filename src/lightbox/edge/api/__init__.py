@@ -1,5 +1,5 @@
 """The LightBox's local HTTP API and WebSocket (FastAPI); see :func:`create_app`."""
 
-from lightbox.edge.api.app import create_app, mount_web
+from lightbox.edge.api.app import create_app
 
-__all__ = ["create_app", "mount_web"]
+__all__ = ["create_app"]

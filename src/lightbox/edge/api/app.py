@@ -3,8 +3,9 @@
 ``create_app(service)`` builds the FastAPI app: REST under ``/api/v1`` (OpenAPI at
 ``/openapi.json``, Swagger UI at ``/docs``), the WebSocket at ``/api/v1/ws``, errors as
 problem details. Every route needs an API token except ``GET /api/v1/info``, the docs and
-the web app's static files (mounted at ``/`` when ``static_dir`` is given, or later with
-:func:`mount_web`).
+``POST /api/v1/pair`` (a pairing code buys the first token) and the web app's files
+(served at ``/`` when ``static_dir`` is given, e.g. ``static.WEB_APP_DIR``; see
+:func:`lightbox.edge.api.static.mount_web_app`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.staticfiles import StaticFiles
 
 from lightbox import __version__
 from lightbox.edge.api import problems, ws
@@ -24,12 +24,14 @@ from lightbox.edge.api.limits import BodyLimit, Limit
 from lightbox.edge.api.routes import (
     device,
     media,
+    pairing,
     playlists,
     presets,
     schedules,
     settings,
     tokens,
 )
+from lightbox.edge.api.static import mount_web_app
 from lightbox.edge.service import LightBoxService
 from lightbox.protocol import MAX_COMMAND_BYTES
 
@@ -64,7 +66,7 @@ def create_app(
     app.state.service = service
     app.state.max_upload_bytes = max_upload_bytes
     app.state.frames = FrameTap(service)
-    app.state.static_dir = None
+    app.state.static_dir = static_dir
     problems.install(app)
 
     protected = APIRouter(
@@ -79,7 +81,9 @@ def create_app(
     protected.include_router(media.router)
     protected.include_router(settings.router)
     protected.include_router(tokens.router)
+    protected.include_router(pairing.router)
     app.include_router(device.public, prefix=API_PREFIX)
+    app.include_router(pairing.public, prefix=API_PREFIX)
     app.include_router(protected, prefix=API_PREFIX)
     app.include_router(ws.router, prefix=API_PREFIX)
 
@@ -92,14 +96,8 @@ def create_app(
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if static_dir is not None:
-        mount_web(app, static_dir)
+        mount_web_app(app, static_dir)  # explicit routes: they never shadow the API
     return app
-
-
-def mount_web(app: FastAPI, directory: Path) -> None:
-    """Serve the web app's static files at ``/`` (no token needed). Call once, last."""
-    app.mount("/", StaticFiles(directory=directory, html=True), name="web")
-    app.state.static_dir = directory
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
