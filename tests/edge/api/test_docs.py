@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from lightbox.edge.api import create_app
-from lightbox.edge.api.problems import STATUS
+from lightbox.edge.api.problems import STATUS, TITLES
+from lightbox.protocol import ErrorCode
 
 GUIDE = Path(__file__).parents[3] / "docs" / "api.md"
 
@@ -25,6 +27,9 @@ def test_every_route_is_in_the_guide() -> None:
     assert missing == []
 
 
-def test_every_error_code_is_in_the_guide() -> None:
+def test_every_error_code_has_a_status_a_title_and_a_line_in_the_guide() -> None:
+    codes = get_args(ErrorCode)
+    assert set(STATUS) == set(codes)
+    assert set(TITLES) == set(codes)
     text = GUIDE.read_text()
-    assert [code for code in STATUS if f"`{code}`" not in text] == []
+    assert [code for code in codes if f"`{code}`" not in text] == []
