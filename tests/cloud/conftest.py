@@ -340,3 +340,9 @@ def assert_problem(
     if field is not None:
         assert body.get("field") == field, body
     return body
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "schemathesis: property-based run against /openapi.json (bounded, ~30 s)"
+    )
