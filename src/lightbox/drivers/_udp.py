@@ -25,7 +25,7 @@ class UdpSender:
             infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
             family, kind, proto, _, address = infos[0]
             sock = socket.socket(family, kind, proto)
-        except OSError as err:
+        except (OSError, UnicodeError) as err:  # UnicodeError: a label over 63 characters
             raise DriverIOError(f"cannot reach {self.host}:{self.port}: {err}") from err
         try:
             if self._multicast_ttl is not None:

@@ -144,6 +144,7 @@ class EdgeRuntime:
 
     async def start(self) -> Endpoints:
         from lightbox.edge.api.app import create_app
+        from lightbox.edge.api.static import WEB_APP_DIR
         from lightbox.edge.mqtt import MqttLink, MqttSettings
         from lightbox.edge.mqtt.broker import EmbeddedBroker
 
@@ -199,7 +200,7 @@ class EdgeRuntime:
 
         # HTTP
 
-        app = create_app(service, max_upload_bytes=cfg.max_upload_bytes)
+        app = create_app(service, max_upload_bytes=cfg.max_upload_bytes, static_dir=WEB_APP_DIR)
         server = _QuietServer(
             uvicorn.Config(
                 app,

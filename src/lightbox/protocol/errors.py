@@ -82,7 +82,7 @@ class Unavailable(LightBoxError):
     code: ErrorCode = "busy"
 
 
-def _loc(loc: tuple[int | str, ...], data: Any = None) -> str:
+def field_path(loc: tuple[int | str, ...], data: Any = None) -> str:
     """A dotted field path from pydantic's ``loc``, without union tags.
 
     Pydantic puts the tag of a discriminated union (``'set'``, ``'effect'``) and validator
@@ -121,7 +121,7 @@ def from_validation_error(
     Pass the validated ``data`` so that union tags can be told from field names.
     """
     first = err.errors(include_url=False)[0]
-    field = _loc(tuple(first.get("loc", ())), data)
+    field = field_path(tuple(first.get("loc", ())), data)
     if prefix:
         field = f"{prefix}.{field}" if field else prefix
     message = str(first.get("msg", "invalid value"))

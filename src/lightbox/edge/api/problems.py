@@ -40,7 +40,7 @@ from lightbox.protocol import (
     LightBoxError,
     parse_command,
 )
-from lightbox.protocol.errors import _loc as field_path  # the protocol's field naming
+from lightbox.protocol.errors import field_path
 
 log = logging.getLogger(__name__)
 
