@@ -196,7 +196,7 @@ async def test_tampered_and_foreign_tokens(api: Api) -> None:
     claims = jwt.decode(user.access_token, options={"verify_signature": False})
     forged = jwt.encode({**claims, "exp": claims["exp"] + 3600}, "another-secret-" * 4, "HS256")
     assert await me(api, forged) == 401
-    none_alg = jwt.encode(claims, None, algorithm="none")
+    none_alg = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     assert await me(api, none_alg) == 401
     refresh_typ = jwt.encode({**claims, "typ": "refresh"}, api.services.secret, "HS256")
     assert await me(api, refresh_typ) == 401

@@ -41,9 +41,10 @@ def api_routes() -> list[tuple[str, str, APIRoute]]:
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if isinstance(route, APIRoute) and context.path.startswith("/api/"):
+        path = context.path or ""
+        if isinstance(route, APIRoute) and path.startswith("/api/"):
             for method in sorted(context.methods or ()):
-                found.append((method, context.path, route))
+                found.append((method, path, route))
     assert found, "no API routes found: has FastAPI's routing changed?"
     return found
 

@@ -85,7 +85,6 @@ def running_cloud(pg_url: str, redis_url: str) -> Iterator[Running]:
             server = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
             )
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             task = asyncio.create_task(server.serve())
             while not server.started:
                 if task.done():
@@ -147,7 +146,7 @@ def running_cloud(pg_url: str, redis_url: str) -> Iterator[Running]:
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_server_errors(case: schemathesis.Case, running_cloud: Running) -> None:
+def test_no_server_errors(case: schemathesis.Case[Any], running_cloud: Running) -> None:
     case.call_and_validate(
         base_url=running_cloud.url,
         headers={"Authorization": f"Bearer {running_cloud.token}"},
