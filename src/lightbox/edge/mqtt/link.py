@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiomqtt
 import paho.mqtt.client as paho_mqtt
@@ -281,9 +281,7 @@ class MqttLink:
                         self.device_id,
                     )
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
             if locked:
                 self._command_lock.release()
         for task in (reader, commands, retained):
@@ -402,6 +400,19 @@ class MqttLink:
 
 def _json(model: BaseModel) -> bytes:
     return model.model_dump_json(by_alias=True).encode()
+
+
+async def _cancel_all(tasks: tuple[asyncio.Task[Any], ...]) -> None:
+    """Cancel tasks and wait for their end, cancelling again those that ignored it.
+
+    On Python 3.11 ``asyncio.wait_for`` (inside aiomqtt's publish) loses a cancellation
+    that arrives together with its result (a PUBACK, say); the task then runs on.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
 
 
 def _settle(client: aiomqtt.Client) -> None:
