@@ -30,8 +30,10 @@ forwards the result through the cache's pub/sub (:mod:`lightbox.cloud.cache`):
 No Redis write per command, one Redis subscription pair per instance, and a result crosses
 Redis only when it reached an instance other than its sender.
 
-**Without a cache** every instance subscribes to ``lightbox/+/cmd/result`` unshared and
-simply ignores results it is not waiting for: right for one instance, workable for a few.
+**Without a cache** (or with the in-process :class:`~lightbox.cloud.cache.MemoryCache`,
+which cannot reach other instances) every instance subscribes to ``lightbox/+/cmd/result``
+unshared and simply ignores results it is not waiting for: right for one instance,
+workable for a few.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ import aiomqtt
 from pydantic import ValidationError
 
 from lightbox.cloud.broker.connection import BrokerConnection, NotConnected, shared
-from lightbox.cloud.cache import Cache
+from lightbox.cloud.cache import Cache, MemoryCache
 from lightbox.cloud.errors import DeviceOffline, RelayTimeout
 from lightbox.protocol import Command, CommandResult
 from lightbox.protocol.topics import PREFIX, DeviceTopics, check_device_id
@@ -111,8 +113,8 @@ class MqttRelay:
         self._listeners: list[asyncio.Task[None]] = []
         self.stats = RelayStats()
         results = f"{prefix}/+/cmd/result"
-        if shared_results is None:
-            shared_results = cache is not None
+        if shared_results is None:  # an in-process cache cannot forward between instances
+            shared_results = cache is not None and not isinstance(cache, MemoryCache)
         self.results_filter = shared(results) if shared_results else results
         connection.subscribe(self.results_filter, self._on_result, qos=1, name="relay")
 
