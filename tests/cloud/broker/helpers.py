@@ -94,8 +94,8 @@ async def connect_refused(c: aiomqtt.Client) -> int:
         async with asyncio.timeout(LIMIT_S), c:
             pass
     except aiomqtt.MqttCodeError as err:
-        rc = err.rc
-        return rc.value if hasattr(rc, "value") else int(rc or -1)  # type: ignore[arg-type]
+        code = getattr(err.rc, "value", err.rc)
+        return code if isinstance(code, int) else -1
     raise AssertionError("the broker accepted a connection it should have refused")
 
 
@@ -117,6 +117,11 @@ class Recorder:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._read())
+
+    async def ended(self) -> None:
+        """Wait until the message stream ends (the broker dropped the connection)."""
+        assert self._task is not None
+        await self._task
 
     async def _read(self) -> None:
         with contextlib.suppress(aiomqtt.MqttError):

@@ -167,7 +167,7 @@ async def test_revoked_device_is_kicked_and_refused(
     async with recording(device_client(broker, device_id, password)) as rec:
         await admin.revoke_device(device_id)
         async with asyncio.timeout(LIMIT_S):
-            await rec._task  # the message stream ends: the broker dropped the connection
+            await rec.ended()  # the broker dropped the connection
     assert await connect_refused(device_client(broker, device_id, password)) in BAD_CREDENTIALS
     await admin.revoke_device(device_id)  # idempotent
     await admin.revoke_device(f"never-{tag()}")  # no client: no-op
