@@ -506,3 +506,43 @@ def test_service_worker_caches_the_shell_but_not_the_api(
     )
     assert {"/", "/index.html", "/js/app.js", "/manifest.webmanifest"} <= set(cached)
     assert not [path for path in cached if path.startswith("/api/")]
+
+
+def test_the_socket_reconnects_after_a_drop(app: App, lightbox: LightBoxServer) -> None:
+    page = app.page
+    # keep a handle on the page's sockets, to drop them as a flaky Wi-Fi would, and a log
+    # of what the connection indicator said
+    page.add_init_script(
+        """(() => {
+          const Native = window.WebSocket;
+          window.__sockets = [];
+          window.WebSocket = class extends Native {
+            constructor(...args) { super(...args); window.__sockets.push(this); }
+          };
+          window.__statuses = [];
+          addEventListener('DOMContentLoaded', () => {
+            const box = document.getElementById('connection');
+            new MutationObserver(() => window.__statuses.push(box.innerText))
+              .observe(box, {subtree: true, childList: true, characterData: true});
+          });
+        })()"""
+    )
+    page.reload()
+    app.wait_online()
+    page.evaluate("window.__statuses.length = 0; window.__sockets.forEach(s => s.close())")
+    page.wait_for_function("() => window.__sockets.length >= 2")  # it connected again
+    app.wait_online()
+    statuses = page.evaluate("window.__statuses")
+    assert any(s.startswith("Offline, retrying in") for s in statuses), statuses
+    # and it is live again, both ways
+    page.locator("#brightness").fill("90")
+    wait_until(lambda: lightbox.state.brightness == 90, what="brightness after reconnecting")
+    page.wait_for_timeout(300)  # the slider's last update has gone
+    lightbox.call(lightbox.service.execute, _set_brightness(91))  # type: ignore[union-attr]
+    page.wait_for_function("() => document.getElementById('brightness').value === '91'")
+
+
+def _set_brightness(value: int) -> Any:
+    from lightbox.protocol import SetCommand
+
+    return SetCommand(brightness=value)

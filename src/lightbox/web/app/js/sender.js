@@ -12,14 +12,16 @@ export class LatestValueSender {
     this.onError = onError;
     this.pending = undefined;
     this.hasPending = false;
+    this.lastSent = undefined;
     this.inFlight = false;
     this.lastStart = 0;
     this.timer = null;
     this.idleWaiters = [];
   }
 
-  /** Queue `value`; it replaces any value not sent yet. */
+  /** Queue `value`; it replaces any value not sent yet. The value just sent is not resent. */
   push(value) {
+    if (!this.hasPending && value === this.lastSent) return;
     this.pending = value;
     this.hasPending = true;
     this.pump();
@@ -44,6 +46,11 @@ export class LatestValueSender {
     }
     const value = this.pending;
     this.hasPending = false;
+    if (value === this.lastSent) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    this.lastSent = value;
     this.inFlight = true;
     this.lastStart = performance.now();
     Promise.resolve()
