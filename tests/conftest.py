@@ -11,3 +11,11 @@ import os
 
 os.environ.setdefault("LIGHTBOX_MDNS_ENABLED", "false")
 os.environ.setdefault("LIGHTBOX_BLE_ENABLED", "false")
+
+from hypothesis import HealthCheck, settings
+
+# Timing deadlines fail at random on shared, noisy machines; performance lives in bench/.
+settings.register_profile(
+    "lightbox", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("lightbox")
