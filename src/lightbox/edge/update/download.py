@@ -23,9 +23,6 @@ import httpx
 
 from lightbox.edge.update.errors import DownloadCorrupt, DownloadError, DownloadRefused
 
-_CHUNK = 1 << 16
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8
@@ -126,7 +123,7 @@ async def download(
                 with part.open("r+b") as fh:
                     fh.seek(have)
                     fh.truncate()
-                    async for chunk in response.aiter_bytes(_CHUNK):
+                    async for chunk in response.aiter_raw():
                         if have + got + len(chunk) > size:
                             raise DownloadCorrupt(f"storage sent more than {size} bytes")
                         fh.write(chunk)
