@@ -168,12 +168,14 @@ def demo(
 
 def _register_subcommands() -> None:
     """Sub-apps live in their own modules; each imports its heavy parts lazily."""
+    from lightbox.cli.cloud import cloud_app
     from lightbox.cli.discover import discover
     from lightbox.cli.edge import edge_app
     from lightbox.cli.edge_pairing import pair_code
 
     edge_app.command("pair-code")(pair_code)
     app.add_typer(edge_app, name="edge")
+    app.add_typer(cloud_app, name="cloud")
     app.command()(discover)
 
 
