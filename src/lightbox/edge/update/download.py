@@ -23,6 +23,7 @@ import httpx
 
 from lightbox.edge.update.errors import DownloadCorrupt, DownloadError, DownloadRefused
 
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8
