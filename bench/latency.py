@@ -50,6 +50,7 @@ class RecordingDriver(Driver):
     layout = "canvas"
 
     def __init__(self) -> None:
+        super().__init__()
         self.shown_max = 0
         self.first_shown: dict[int, float] = {}
         self.lock = threading.Lock()
@@ -62,6 +63,11 @@ class RecordingDriver(Driver):
             if seq > self.shown_max:
                 self.shown_max = seq
                 self.first_shown[seq] = now
+
+    def reset(self) -> None:
+        with self.lock:
+            self.shown_max = 0
+            self.first_shown.clear()
 
     def shown_at(self, seq: int) -> float | None:
         """When a frame first showed ``seq`` or a later command."""
@@ -297,6 +303,16 @@ def main() -> None:
             asyncio.wait_for(runtime._link.wait_connected(10), 10),
             loop,  # type: ignore[union-attr]
         ).result(15)
+        # a black solid scene is sequence 0; forget whatever the start-up scene looked like
+        from lightbox.protocol import parse_command
+
+        # full brightness: the driver sees the canvas after brightness, and reads colours
+        asyncio.run_coroutine_threadsafe(
+            service.execute(parse_command(command(0) | {"brightness": 255}), origin="bench"),
+            loop,
+        ).result(10)
+        time.sleep(0.2)
+        driver.reset()
         runs: list[Run] = []
         seq = 1
         with Progress(console=console, transient=True) as progress:

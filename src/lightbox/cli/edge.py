@@ -53,6 +53,10 @@ def run(
     ] = None,
     size: Annotated[str | None, typer.Option("--size", help="Matrix size WxH.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="console or json.")] = None,
+    cloud_url: Annotated[
+        str | None,
+        typer.Option("--cloud-url", help="LightBox cloud URL (https://...); none: LAN only."),
+    ] = None,
 ) -> None:
     """Run a LightBox until SIGTERM or Ctrl-C."""
     from lightbox import logs
@@ -70,6 +74,7 @@ def run(
         driver=driver,
         size=size,
         log_format=log_format,
+        cloud_url=cloud_url,
     )
     assert isinstance(cfg, EdgeConfig)
     logs.configure(cfg.log_level, cfg.log_format)

@@ -80,6 +80,9 @@ class EdgeConfig(BaseSettings):
     cloud_url: str | None = Field(
         default=None, description="The LightBox cloud (https://...); none: LAN only."
     )
+    cloud_mqtt_ca_file: Path | None = Field(
+        default=None, description="CA bundle of the cloud broker (private CA only)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)

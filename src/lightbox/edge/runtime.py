@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -26,6 +26,9 @@ from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.media import MediaLibrary
 from lightbox.edge.pairing import Pairing
+
+if TYPE_CHECKING:
+    from lightbox.edge.cloud_link import CloudLink
 from lightbox.edge.service import LightBoxService
 from lightbox.edge.store import Store
 from lightbox.protocol import Settings, State
@@ -140,6 +143,7 @@ class EdgeRuntime:
         self._ble: Any = None
         self._background: set[asyncio.Task[object]] = set()
         self.pairing: Pairing | None = None
+        self.cloud: CloudLink | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> Endpoints:
@@ -197,6 +201,12 @@ class EdgeRuntime:
             lambda event: link.publish_state(event.state) if event.state is not None else None
         )
         self._tasks.append(asyncio.create_task(link.run(), name="mqtt"))
+        if cfg.cloud_url:
+            from lightbox.edge.cloud_link import CloudLink
+
+            cloud = CloudLink(cfg.cloud_url, store, service, mqtt_ca_file=cfg.cloud_mqtt_ca_file)
+            self.cloud = cloud
+            self._tasks.append(asyncio.create_task(cloud.run(), name="cloud"))
 
         # HTTP
 
@@ -319,6 +329,9 @@ class EdgeRuntime:
         if link is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(link.stop(), timeout)  # type: ignore[attr-defined]
+        if self.cloud is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.cloud.stop(timeout), timeout)
         for task in self._tasks:
             if task.get_name() != "http":
                 task.cancel()

@@ -23,8 +23,8 @@ from lightbox.cloud.config import CloudConfig
 from lightbox.cloud.errors import RateLimited
 from lightbox.cloud.services import CloudServices
 from lightbox.edge.api import problems
-from lightbox.edge.api.app import _openapi as openapi_with_problems
 from lightbox.edge.api.limits import BodyLimit, Limit
+from lightbox.edge.api.problems import openapi_with_problems
 from lightbox.protocol import MAX_COMMAND_BYTES
 
 log = logging.getLogger(__name__)

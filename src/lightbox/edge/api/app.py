@@ -11,10 +11,8 @@ problem details. Every route needs an API token except ``GET /api/v1/info``, the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from lightbox import __version__
 from lightbox.edge.api import problems, ws
@@ -94,34 +92,7 @@ def create_app(
         BodyLimit,
         limit_for=lambda method, path: upload if (method, path) == ("POST", upload_path) else body,
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: problems.openapi_with_problems(app)  # type: ignore[method-assign]
     if static_dir is not None:
         mount_web_app(app, static_dir)  # explicit routes: they never shadow the API
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The schema, with every error documented as a problem detail."""
-    if app.openapi_schema is not None:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    problem = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(problem.pop("$defs", {}))
-    components["Problem"] = problem
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    problem_ref = {"$ref": "#/components/schemas/Problem"}
-    problem_content = {problems.PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            responses = operation.setdefault("responses", {})
-            for status, response in list(responses.items()):
-                if status.startswith(("4", "5")):
-                    response["content"] = problem_content
-            for status, text in (("4XX", "Problem details"), ("5XX", "Problem details")):
-                responses.setdefault(status, {"description": text, "content": problem_content})
-    app.openapi_schema = schema
-    return schema

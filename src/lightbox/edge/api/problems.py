@@ -28,6 +28,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
@@ -183,8 +184,9 @@ def problem_response(
     all_headers = dict(headers or {})
     if code == "unauthorized":
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="lightbox"')
-    return JSONResponse(body, status_code=status, headers=all_headers,
-                        media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        body, status_code=status, headers=all_headers, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 def _lightbox_error(request: Request, exc: Exception) -> JSONResponse:
@@ -303,3 +305,29 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
 
+
+def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """The schema, with every error documented as a problem detail."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem.pop("$defs", {}))
+    components["Problem"] = problem
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                if status.startswith(("4", "5")):
+                    response["content"] = problem_content
+            for status, text in (("4XX", "Problem details"), ("5XX", "Problem details")):
+                responses.setdefault(status, {"description": text, "content": problem_content})
+    app.openapi_schema = schema
+    return schema

@@ -43,6 +43,10 @@ ORIGIN = "mqtt"
 STABLE_CONNECTION_S = 10.0
 """A connection that lasted this long resets the reconnect backoff."""
 STOP_GRACE_S = 5.0
+IN_FLIGHT = 64
+"""Commands handled at once. The handler applies them in arrival order (its lock is
+fair), while storing one batch and answering it overlaps with the next: the link is not
+limited to one disk write per command."""
 """How long :meth:`MqttLink.stop` lets a command being handled finish."""
 OPERATION_TIMEOUT_S = 10.0
 
@@ -109,7 +113,7 @@ class MqttLink:
         self._connected_event = asyncio.Event()
         self._stop_event = asyncio.Event()
         self._finished = asyncio.Event()
-        self._command_lock = asyncio.Lock()
+        self._handling: set[asyncio.Task[None]] = set()
         # Retained messages waiting to go out, latest per topic (coalesced).
         self._retained: dict[str, BaseModel] = {}
         self._retained_event = asyncio.Event()
@@ -268,22 +272,20 @@ class MqttLink:
         retained = asyncio.create_task(self._publish_retained(client), name="mqtt-retained")
         stop = asyncio.create_task(self._stop_event.wait(), name="mqtt-stop")
         tasks = (reader, commands, retained, stop)
-        locked = False
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if stop in done:
-                try:  # let the command being handled finish and answer
-                    await asyncio.wait_for(self._command_lock.acquire(), STOP_GRACE_S)
-                    locked = True
-                except TimeoutError:
-                    self._log.warning(
-                        "device %s: a command still running at stop is cancelled",
-                        self.device_id,
-                    )
+                commands.cancel()  # take no new command; let those being handled answer
+                if self._handling:
+                    _, late = await asyncio.wait(set(self._handling), timeout=STOP_GRACE_S)
+                    if late:
+                        self._log.warning(
+                            "device %s: %d commands still running at stop are cancelled",
+                            self.device_id,
+                            len(late),
+                        )
         finally:
-            await _cancel_all(tasks)
-            if locked:
-                self._command_lock.release()
+            await _cancel_all((*tasks, *self._handling))
         for task in (reader, commands, retained):
             error = task.exception() if task in done and not task.cancelled() else None
             if error is not None:
@@ -301,18 +303,31 @@ class MqttLink:
         self, client: aiomqtt.Client, inbox: asyncio.Queue[aiomqtt.Message]
     ) -> None:
         paho = _paho_of(client)
+        window = asyncio.Semaphore(IN_FLIGHT)
         while True:
             message = await inbox.get()
-            async with self._command_lock:
-                if message.topic.value == self.topics.cmd:
-                    result = await self._answer(message)
-                    await client.publish(self.topics.result, _json(result), qos=1, retain=False)
-                else:  # e.g. a subscription left in the session by an older version
-                    self._log.debug(
-                        "device %s: ignoring message on %s", self.device_id, message.topic
-                    )
-                if paho is not None and message.qos > 0:
-                    paho.ack(message.mid, message.qos)
+            await window.acquire()
+            task = asyncio.create_task(self._serve_one(client, paho, message, window))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def _serve_one(
+        self,
+        client: aiomqtt.Client,
+        paho: paho_mqtt.Client | None,
+        message: aiomqtt.Message,
+        window: asyncio.Semaphore,
+    ) -> None:
+        try:
+            if message.topic.value == self.topics.cmd:
+                result = await self._answer(message)
+                await client.publish(self.topics.result, _json(result), qos=1, retain=False)
+            else:  # e.g. a subscription left in the session by an older version
+                self._log.debug("device %s: ignoring message on %s", self.device_id, message.topic)
+            if paho is not None and message.qos > 0:
+                paho.ack(message.mid, message.qos)
+        finally:
+            window.release()
 
     async def _answer(self, message: aiomqtt.Message) -> CommandResult:
         payload = message.payload
