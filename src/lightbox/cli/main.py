@@ -172,10 +172,12 @@ def _register_subcommands() -> None:
     from lightbox.cli.discover import discover
     from lightbox.cli.edge import edge_app
     from lightbox.cli.edge_pairing import pair_code
+    from lightbox.release.cli import release_app
 
     edge_app.command("pair-code")(pair_code)
     app.add_typer(edge_app, name="edge")
     app.add_typer(cloud_app, name="cloud")
+    app.add_typer(release_app, name="release")
     app.command()(discover)
 
 
