@@ -17,7 +17,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import statistics
+import multiprocessing
+import queue
 import tempfile
 import threading
 import time
@@ -37,7 +38,7 @@ from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.mqtt.settings import parse_mqtt_url
 from lightbox.edge.runtime import EdgeRuntime
-from lightbox.protocol import Settings
+from lightbox.protocol import Settings, Stats, parse_command
 from lightbox.render.output import OutputFrame
 
 console = Console()
@@ -45,12 +46,18 @@ RATES = (10, 100, 500)
 
 
 class RecordingDriver(Driver):
-    """Notes when each sequence number (encoded in pixel 0,0) first reaches the driver."""
+    """Notes when each sequence number (encoded in pixel 0,0) first reaches the driver.
+
+    In the LightBox process it forwards ``(seq, time)`` to ``sink``; in the bench process
+    the same class collects them (``time.perf_counter`` is CLOCK_MONOTONIC: one clock for
+    every process on the machine).
+    """
 
     layout = "canvas"
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Any = None) -> None:
         super().__init__()
+        self.sink = sink
         self.shown_max = 0
         self.first_shown: dict[int, float] = {}
         self.lock = threading.Lock()
@@ -59,10 +66,15 @@ class RecordingDriver(Driver):
         now = time.perf_counter()
         r, g, b = (int(v) for v in frame.pixels[0, 0])
         seq = (r << 16) | (g << 8) | b
+        self.record(seq, now)
+
+    def record(self, seq: int, now: float) -> None:
         with self.lock:
             if seq > self.shown_max:
                 self.shown_max = seq
                 self.first_shown[seq] = now
+                if self.sink is not None:
+                    self.sink.put((seq, now))
 
     def reset(self) -> None:
         with self.lock:
@@ -189,11 +201,14 @@ def mqtt_run(
 ) -> Run:
     run = Run("mqtt", rate)
     results: dict[str, dict[str, Any]] = {}
-    client = paho_client(url, f"bench-mqtt-{uuid.uuid4().hex[:8]}")
-    client.on_message = lambda _c, _u, msg: results.__setitem__(
+    # results on their own connection, as the floor's subscriber: a publisher that also
+    # receives a stream shares paho's locks with it and delays its own publishes
+    listener = paho_client(url, f"bench-results-{uuid.uuid4().hex[:8]}")
+    listener.on_message = lambda _c, _u, msg: results.__setitem__(
         json.loads(msg.payload).get("id") or "", json.loads(msg.payload)
     )
-    client.subscribe(f"lightbox/{device_id}/cmd/result", qos=1)
+    listener.subscribe(f"lightbox/{device_id}/cmd/result", qos=1)
+    client = paho_client(url, f"bench-mqtt-{uuid.uuid4().hex[:8]}")
     time.sleep(0.3)
     task = progress.add_task(f"mqtt   {rate:>4}/s", total=count)
 
@@ -208,8 +223,9 @@ def mqtt_run(
     while len(results) < count and time.perf_counter() < deadline:
         time.sleep(0.02)
     run.lost = max(run.lost, count - len(results))
-    client.loop_stop()
-    client.disconnect()
+    for c in (client, listener):
+        c.loop_stop()
+        c.disconnect()
     return run
 
 
@@ -277,6 +293,33 @@ async def start_lightbox(
     return runtime, device_id
 
 
+def serve_lightbox(url: str, sink: Any, conn: Any) -> None:
+    """The LightBox under test, in its own process (as on a device): no shared GIL."""
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            driver = RecordingDriver(sink)
+            runtime, device_id = await start_lightbox(url, driver, Path(tmp))
+            service = runtime.service
+            assert service is not None
+            assert runtime.endpoints is not None
+            with service.store.transaction() as tx:
+                _, token = tx.create_token("bench")
+            link: Any = runtime._link
+            await link.wait_connected(10)
+            # full brightness (the driver reads colours after it), black = sequence 0
+            first = command(0) | {"brightness": 255}
+            await service.execute(parse_command(first), origin="bench")
+            await asyncio.sleep(0.2)
+            driver.reset()  # forget the start-up scene's colours
+            conn.send((runtime.endpoints.http_url, device_id, token))
+            await asyncio.to_thread(conn.recv)  # "stop"
+            conn.send(service.stats().model_dump())
+            await runtime.stop()
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
@@ -287,47 +330,42 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
     seconds = args.seconds or (2.0 if args.quick else 10.0)
 
-    driver = RecordingDriver()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="lightbox", daemon=True)
-    thread.start()
-    with tempfile.TemporaryDirectory() as tmp:
-        runtime, device_id = asyncio.run_coroutine_threadsafe(
-            start_lightbox(args.mqtt_url, driver, Path(tmp)), loop
-        ).result(60)
-        service = runtime.service
-        assert service is not None and runtime.endpoints is not None
-        with service.store.transaction() as tx:
-            _, token = tx.create_token("bench")
-        asyncio.run_coroutine_threadsafe(
-            asyncio.wait_for(runtime._link.wait_connected(10), 10),
-            loop,  # type: ignore[union-attr]
-        ).result(15)
-        # a black solid scene is sequence 0; forget whatever the start-up scene looked like
-        from lightbox.protocol import parse_command
+    ctx = multiprocessing.get_context("spawn")
+    sink = ctx.Queue()
+    parent, child = ctx.Pipe()
+    lightbox = ctx.Process(target=serve_lightbox, args=(args.mqtt_url, sink, child), daemon=True)
+    lightbox.start()
+    if not parent.poll(60):
+        raise SystemExit("the LightBox did not start within 60 s")
+    http_url, device_id, token = parent.recv()
 
-        # full brightness: the driver sees the canvas after brightness, and reads colours
-        asyncio.run_coroutine_threadsafe(
-            service.execute(parse_command(command(0) | {"brightness": 255}), origin="bench"),
-            loop,
-        ).result(10)
-        time.sleep(0.2)
-        driver.reset()
-        runs: list[Run] = []
-        seq = 1
-        with Progress(console=console, transient=True) as progress:
-            for rate in rates:
-                count = max(5, int(rate * seconds))
-                runs.append(floor_run(args.mqtt_url, rate, count, progress))
-                runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
-                seq += count
-                runs.append(
-                    rest_run(runtime.endpoints.http_url, token, driver, seq, rate, count, progress)
-                )
-                seq += count
-        stats = service.stats()
-        asyncio.run_coroutine_threadsafe(runtime.stop(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
+    driver = RecordingDriver()  # collects what the LightBox's driver saw
+    stop_collecting = threading.Event()
+
+    def collect() -> None:
+        while not stop_collecting.is_set():
+            with contextlib.suppress(queue.Empty):
+                seq, at = sink.get(timeout=0.1)
+                driver.record(seq, at)
+
+    collector = threading.Thread(target=collect, name="collector", daemon=True)
+    collector.start()
+    time.sleep(0.3)
+    driver.reset()
+    runs: list[Run] = []
+    seq = 1
+    with Progress(console=console, transient=True) as progress:
+        for rate in rates:
+            count = max(5, int(rate * seconds))
+            runs.append(floor_run(args.mqtt_url, rate, count, progress))
+            runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
+            seq += count
+            runs.append(rest_run(http_url, token, driver, seq, rate, count, progress))
+            seq += count
+    parent.send("stop")
+    stats = Stats.model_validate(parent.recv())
+    lightbox.join(30)
+    stop_collecting.set()
 
     table = Table(title=f"command -> frame shown (render loop {stats.target_fps} fps)")
     for col in ("path", "rate/s", "n", "p50 ms", "p99 ms", "lost"):

@@ -261,3 +261,34 @@ async def test_identify_flashes_the_matrix(service: LightBoxService) -> None:
     assert (await run(service, {"type": "identify", "duration_s": 2})).ok
     canvas, _ = service.render_loop.render_once()
     assert canvas.min() == canvas.max()
+
+
+async def test_ids_are_remembered_across_restarts(tmp_path: Path) -> None:
+    first = await make_service(tmp_path)
+    result = await run(first, {"id": "persisted", "type": "set", "brightness": 11})
+    await first.stop()
+    first.store.close()
+    second = await make_service(tmp_path)
+    try:
+        await run(second, {"type": "set", "brightness": 200})
+        again = await run(second, {"id": "persisted", "type": "set", "brightness": 11})
+        assert again == result
+        assert second.state.brightness == 200
+    finally:
+        await second.stop()
+        second.store.close()
+
+
+async def test_concurrent_commands_apply_in_order_and_once(service: LightBoxService) -> None:
+    import asyncio
+
+    commands = [{"id": f"c{i}", "type": "set", "brightness": i} for i in range(1, 41)]
+    results = await asyncio.gather(*(run(service, c) for c in commands + commands))
+    assert all(r.ok for r in results)
+    assert service.state.brightness == 40
+    versions = [r.version for r in results[:40]]
+    assert versions == sorted(versions)
+    assert results[:40] == results[40:]
+    stored = service.store.load_state()
+    assert stored is not None
+    assert stored.brightness == 40

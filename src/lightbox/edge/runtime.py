@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import gc
 import logging
 import secrets
 import signal
@@ -232,6 +233,10 @@ class EdgeRuntime:
         host = "127.0.0.1" if cfg.http_host in ("0.0.0.0", "::") else cfg.http_host
         self.endpoints = Endpoints(f"http://{host}:{port}", mqtt_url, embedded)
         await self._start_local_connectivity(service, port)
+        # Everything built so far lives as long as the service: keep it out of the cyclic
+        # collector's sweeps, which otherwise pause the event loop for milliseconds.
+        gc.collect()
+        gc.freeze()
         self.phase = Phase.RUNNING
         log.info("LightBox %s running: %s, MQTT %s", device_id, self.endpoints.http_url, mqtt_url)
         return self.endpoints

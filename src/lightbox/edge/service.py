@@ -123,6 +123,8 @@ class LightBoxService:
         self._lock = asyncio.Lock()
         self._committer = _Committer(store)
         self._inflight: dict[str, asyncio.Future[CommandResult]] = {}
+        # ids with a stored result: a new id (nearly every command) needs no store read
+        self._known_ids: set[str] = set()
         self._started = time.monotonic()
         self._cursor: playlists.PlaylistCursor | None = None
         self._playlist: Playlist | None = None
@@ -138,6 +140,7 @@ class LightBoxService:
     async def start(self) -> None:
         """Start rendering the stored scene, resume a playlist, start the timers."""
         self._committer.start()
+        self._known_ids = await asyncio.to_thread(self.store.result_ids)
         loop = await asyncio.to_thread(self._make_loop, self._settings, self._state.scene)
         self._loop = loop
         loop.start()
@@ -289,18 +292,22 @@ class LightBoxService:
     async def _execute(self, command: Command, origin: str) -> CommandResult:
         async with self._lock:
             self.commands_handled += 1
-            if command.id is not None:
+            if command.id is not None and command.id in self._known_ids:
                 previous = await asyncio.to_thread(self.store.get_result, command.id)
                 if previous is not None:
                     return previous
             try:
-                plan = await asyncio.to_thread(self._plan, command, origin)
+                if _reads_store(command):
+                    plan = await asyncio.to_thread(self._plan, command, origin)
+                else:  # nothing to read: no thread hop on the hot path
+                    plan = self._plan(command, origin)
                 await self._show(plan)
             except LightBoxError as err:
                 self.command_errors += 1
                 result = CommandResult(id=command.id, ok=False, error=err.info())
                 # the id was used: answer it the same way again
                 stored = self._committer.submit([], None, command.id, result)
+                self._remember_id(command.id)
                 shown: _Plan | None = None
                 announce: State | None = None
             except Exception as err:
@@ -325,6 +332,7 @@ class LightBoxService:
                     self._settings = plan.settings
                 shown, announce = plan, (state if changed else None)
                 stored = self._committer.submit(plan.ops, announce, command.id, result)
+                self._remember_id(command.id)
         try:
             await stored
         except Exception as err:
@@ -337,6 +345,10 @@ class LightBoxService:
         if shown is not None:
             self._announce(shown, announce)
         return result
+
+    def _remember_id(self, command_id: str | None) -> None:
+        if command_id is not None:
+            self._known_ids.add(command_id)
 
     def _announce(self, plan: _Plan, state: State | None) -> None:
         """Tell listeners about a stored change (in the order changes were stored)."""
@@ -798,6 +810,13 @@ class _Committer:
                     tx.put_result(write.command_id, write.result)
             if last_state is not None:
                 tx.save_state(last_state)
+
+
+def _reads_store(command: Command) -> bool:
+    """Whether planning ``command`` reads the store (then it runs off the event loop)."""
+    if isinstance(command, SetCommand):
+        return command.scene is not None and bool(scene_media(command.scene))
+    return not isinstance(command, IdentifyCommand | PlaylistStopCommand)
 
 
 def _needs_new_loop(old: Settings, new: Settings) -> bool:

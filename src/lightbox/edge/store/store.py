@@ -201,6 +201,11 @@ class _Reads:
         )
         return None if row is None else _media(row)
 
+    def result_ids(self) -> set[str]:
+        """The ids of every stored command result (at most RESULTS_KEPT)."""
+        rows = self._all("listing command ids", "SELECT command_id FROM command_results", ())
+        return {str(row[0]) for row in rows}
+
     def get_result(self, command_id: str) -> CommandResult | None:
         row = self._one(
             "reading a command result",
