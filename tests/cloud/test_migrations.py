@@ -15,7 +15,16 @@ from lightbox.cli.cloud import cloud_app
 from lightbox.cloud.db import Base, create_engine
 from lightbox.cloud.db.migrate import current, downgrade, head, upgrade
 
-TABLES = {"users", "refresh_tokens", "devices", "claim_codes", "audit_log", "alembic_version"}
+TABLES = {
+    "users",
+    "refresh_tokens",
+    "devices",
+    "claim_codes",
+    "audit_log",
+    "device_sync",
+    "telemetry",
+    "alembic_version",
+}
 
 
 async def check_round_trip(engine: AsyncEngine) -> None:

@@ -36,7 +36,7 @@ import contextlib
 import json
 import logging
 import platform
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +49,7 @@ from pydantic import ValidationError
 from lightbox import __version__
 from lightbox.cloud.schemas import ClaimCodeOut, MqttCredentials, RegisterRequest, Registration
 from lightbox.edge.events import Event
-from lightbox.edge.mqtt.link import Backoff, MqttLink
+from lightbox.edge.mqtt.link import Backoff, LinkExtension, MqttLink
 from lightbox.edge.mqtt.settings import MqttSettings
 from lightbox.edge.service import LightBoxService
 from lightbox.edge.store import Store
@@ -158,6 +158,7 @@ class CloudLink:
         check_every_s: float = 1.0,
         mqtt_reconnect_max_s: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
+        extensions: Sequence[LinkExtension] = (),
     ) -> None:
         if not cloud_url.startswith(("http://", "https://")):
             raise ValueError(f"cloud URL {cloud_url!r}: use https://cloud.example (or http://)")
@@ -177,6 +178,8 @@ class CloudLink:
         self._mqtt_reconnect_max_s = mqtt_reconnect_max_s
         self._clock = clock
         self._handler = _CloudHandler(service)
+        self._extensions = list(extensions)
+        """Served over the cloud broker connection too (the sync agent): one connection."""
         self._link: MqttLink | None = None
         self._new_link = asyncio.Event()
         self._claim: ClaimCodeOut | None = None
@@ -326,7 +329,13 @@ class CloudLink:
     async def _serve(self, creds: MqttCredentials) -> Literal["stopped", "refused"]:
         """Run an MqttLink with ``creds`` until stopped or the broker refuses them."""
         settings = self._settings(creds)
-        link = MqttLink(settings, self.device_id, self._handler, info=self._service.info)
+        link = MqttLink(
+            settings,
+            self.device_id,
+            self._handler,
+            info=self._service.info,
+            extensions=self._extensions,
+        )
         self._link = link
         self._new_link.set()
         self._set("connecting")

@@ -17,7 +17,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from lightbox import __version__
-from lightbox.cloud.api.routes import auth, devices, registration, users
+from lightbox.cloud.api import dashboard
+from lightbox.cloud.api.routes import auth, devices, registration, sync, users
 from lightbox.cloud.broker.errors import BrokerAdminError
 from lightbox.cloud.config import CloudConfig
 from lightbox.cloud.errors import RateLimited
@@ -78,7 +79,9 @@ def create_app(config: CloudConfig, *, services: CloudServices | None = None) ->
     api.include_router(users.router)
     api.include_router(registration.router)
     api.include_router(devices.router)
+    api.include_router(sync.router)
     app.include_router(api)
+    dashboard.install(app, API_PREFIX)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

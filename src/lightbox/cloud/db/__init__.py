@@ -1,14 +1,25 @@
 """The cloud's database: models, the async engine and sessions, and Alembic migrations."""
 
 from lightbox.cloud.db.engine import create_engine, create_sessionmaker
-from lightbox.cloud.db.models import AuditLog, Base, ClaimCode, Device, RefreshToken, User
+from lightbox.cloud.db.models import (
+    AuditLog,
+    Base,
+    ClaimCode,
+    Device,
+    DeviceSync,
+    RefreshToken,
+    Telemetry,
+    User,
+)
 
 __all__ = [
     "AuditLog",
     "Base",
     "ClaimCode",
     "Device",
+    "DeviceSync",
     "RefreshToken",
+    "Telemetry",
     "User",
     "create_engine",
     "create_sessionmaker",

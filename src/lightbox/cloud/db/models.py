@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -18,11 +19,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     TypeDecorator,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -145,3 +148,43 @@ class AuditLog(Base):
     device_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class DeviceSync(Base):
+    """The cloud's copy of one device's synced document (lightbox.cloud.sync).
+
+    ``document`` is the :func:`lightbox.sync.snapshot` of the merged document; the marks
+    are encoded HLC timestamps (fixed width: they sort like timestamps). ``sent`` is kept
+    here, not in one instance's memory, because any instance may take the device's next
+    message (shared subscription). ``pending_down``: the cloud copy holds edits the device
+    has not been sent yet (an owner's edit through the API). Rows are updated under
+    ``SELECT ... FOR UPDATE``.
+    """
+
+    __tablename__ = "device_sync"
+
+    device_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    received: Mapped[str | None] = mapped_column(String(64), default=None)
+    acked: Mapped[str | None] = mapped_column(String(64), default=None)
+    sent: Mapped[str | None] = mapped_column(String(64), default=None)
+    pending_down: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_sync_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class Telemetry(Base):
+    """One telemetry sample of a device (``fields``: numbers by name)."""
+
+    __tablename__ = "telemetry"
+    __table_args__ = (Index("ix_telemetry_device_at", "device_id", "at", unique=True),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    fields: Mapped[dict[str, float]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))

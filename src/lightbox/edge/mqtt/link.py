@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import aiomqtt
@@ -35,7 +35,7 @@ from lightbox.edge.mqtt.settings import MqttSettings
 from lightbox.protocol import CommandResult, DeviceInfo, ErrorInfo, State, command_id_of
 from lightbox.protocol.topics import OFFLINE, ONLINE, DeviceTopics
 
-__all__ = ["Backoff", "CommandHandler", "MqttLink"]
+__all__ = ["Backoff", "CommandHandler", "LinkExtension", "MqttLink", "Publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,28 @@ class CommandHandler(Protocol):
     def current_state(self) -> State:
         """The state to publish (retained) right after connecting."""
         ...
+
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+"""Publish ``payload`` on a topic at QoS 1 over the link's connection (waits for the PUBACK;
+raises :class:`aiomqtt.MqttError` when the connection is gone)."""
+
+
+class LinkExtension(Protocol):
+    """More topics served over the same connection (the sync agent, telemetry).
+
+    ``topics`` are subscribed at QoS 1 on every connect; a message on one of them goes to
+    :meth:`handle` and is acknowledged (PUBACK) only once :meth:`handle` returned, so the
+    broker delivers it again if the LightBox dies first. :meth:`attached` is called with a
+    :data:`Publish` function once connected and subscribed, and with ``None`` when the
+    connection ends.
+    """
+
+    def topics(self, topics: DeviceTopics) -> list[str]: ...
+
+    async def handle(self, topic: str, payload: bytes) -> None: ...
+
+    def attached(self, publish: Publish | None) -> None: ...
 
 
 class Backoff:
@@ -97,8 +119,13 @@ class MqttLink:
         handler: CommandHandler,
         *,
         info: Callable[[], DeviceInfo] | None = None,
+        extensions: Sequence[LinkExtension] = (),
     ) -> None:
         self.topics = DeviceTopics(device_id, settings.topic_prefix)
+        self._extensions = list(extensions)
+        self._extension_of: dict[str, LinkExtension] = {
+            topic: ext for ext in self._extensions for topic in ext.topics(self.topics)
+        }
         self.device_id = device_id
         self.client_id = settings.client_id_for(device_id)
         self._settings = settings
@@ -243,7 +270,15 @@ class MqttLink:
         async with client:
             await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
             await client.subscribe(self.topics.cmd, qos=1)
+            for topic in self._extension_of:
+                await client.subscribe(topic, qos=1)
             self._set_connected(True)
+
+            async def publish(topic: str, payload: bytes) -> None:
+                await client.publish(topic, payload, qos=1, retain=False)
+
+            for ext in self._extensions:
+                ext.attached(publish)
             try:
                 self._queue_info()
                 self._queue_retained(self.topics.state, self._handler.current_state())
@@ -260,6 +295,8 @@ class MqttLink:
                 await client.publish(self.topics.status, OFFLINE, qos=1, retain=True)
                 raise
             finally:
+                for ext in self._extensions:
+                    ext.attached(None)
                 self._set_connected(False)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -319,9 +356,15 @@ class MqttLink:
         window: asyncio.Semaphore,
     ) -> None:
         try:
+            extension = self._extension_of.get(message.topic.value)
             if message.topic.value == self.topics.cmd:
                 result = await self._answer(message)
                 await client.publish(self.topics.result, _json(result), qos=1, retain=False)
+            elif extension is not None:
+                payload = message.payload
+                await extension.handle(
+                    message.topic.value, payload if isinstance(payload, bytes) else b""
+                )
             else:  # e.g. a subscription left in the session by an older version
                 self._log.debug("device %s: ignoring message on %s", self.device_id, message.topic)
             if paho is not None and message.qos > 0:

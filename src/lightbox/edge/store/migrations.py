@@ -87,4 +87,19 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# The sync agent's document (lightbox.edge.sync): one row per register. ``value`` is the
+# register's JSON (NULL with deleted = 1 for a tombstone), ``ts`` its encoded HLC timestamp
+# (fixed-width: text order is time order). The marks and the document's top live in meta.
+_V2 = (
+    """
+    CREATE TABLE sync_registers (
+        key     TEXT PRIMARY KEY,
+        ts      TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        value   TEXT CHECK (value IS NULL OR json_valid(value))
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX sync_registers_by_ts ON sync_registers (ts)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)

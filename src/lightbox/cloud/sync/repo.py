@@ -1,0 +1,229 @@
+"""The ``device_sync`` and ``telemetry`` tables: every read-merge-write under a row lock.
+
+Each merge runs in one transaction that takes the device's row with ``SELECT ... FOR
+UPDATE`` (creating it first if missing), merges, and writes document and marks back:
+two cloud instances handling two messages of one device at once serialise on the row and
+never lose a merge. The reply is published only after the commit (docs/sync.md, rule 2).
+On SQLite (one instance) the transaction's write lock does the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lightbox.cloud.db import DeviceSync, Telemetry
+from lightbox.cloud.sync.merge import Answer, answer, edit, next_delta
+from lightbox.edge.sync.messages import SyncMessage
+from lightbox.sync import CLOUD, Document, PeerMarks, decode, encode, restore, snapshot
+
+__all__ = ["Pending", "SyncRepo", "Synced"]
+
+logger = logging.getLogger(__name__)
+
+_EMPTY = snapshot(Document(), origin=CLOUD)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(text: str | None) -> Any:
+    return decode(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """A device's merged document as the API shows it."""
+
+    device_id: str
+    document: Document
+    marks: PeerMarks
+    last_sync_at: datetime | None
+    updated_at: datetime | None
+    pending_down: bool
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    device_id: str
+    message: SyncMessage
+
+
+class SyncRepo:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._sessions = sessionmaker
+        self._clock = clock
+
+    # -- rows -----------------------------------------------------------------------------
+
+    async def _lock(self, session: AsyncSession, device_id: str) -> DeviceSync:
+        query = select(DeviceSync).where(DeviceSync.device_id == device_id).with_for_update()
+        row = await session.scalar(query)
+        if row is not None:
+            return row
+        values = {
+            "device_id": device_id,
+            "document": _EMPTY,
+            "pending_down": False,
+            "updated_at": self._clock(),
+        }
+        dialect = session.get_bind().dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = postgresql.insert(DeviceSync).values(values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(DeviceSync).values(values).on_conflict_do_nothing()
+        else:  # pragma: no cover
+            stmt = insert(DeviceSync).values(values)
+        await session.execute(stmt)
+        row = await session.scalar(query)
+        assert row is not None
+        return row
+
+    @staticmethod
+    def _state(row: DeviceSync) -> tuple[Document, PeerMarks]:
+        marks = PeerMarks(_ts(row.received), _ts(row.acked), _ts(row.sent))
+        return restore(row.document), marks
+
+    def _store(self, row: DeviceSync, doc: Document, marks: PeerMarks) -> None:
+        row.document = snapshot(doc, origin=CLOUD)
+        row.received = encode(marks.received) if marks.received else None
+        row.acked = encode(marks.acked) if marks.acked else None
+        row.sent = encode(marks.sent) if marks.sent else None
+        row.updated_at = self._clock()
+
+    # -- the device's messages --------------------------------------------------------------
+
+    async def merge(self, device_id: str, message: SyncMessage) -> Answer | None:
+        """Merge one message of a device; the answer (reply to publish after this returns).
+
+        ``None`` when the device is unknown to the cloud (not registered).
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                row = await self._lock(session, device_id)
+                doc, marks = self._state(row)
+                result = answer(doc, marks, message)
+                self._store(row, result.document, result.marks)
+                if result.merged:
+                    row.last_sync_at = self._clock()
+                if result.reply is not None and result.reply.delta is not None:
+                    row.pending_down = False
+                if result.error:
+                    row.last_error = result.error[:500]
+                    logger.warning("device %s: %s", device_id, result.error)
+            return result
+        except IntegrityError:
+            logger.warning("device %s: sync message from an unknown device dropped", device_id)
+            return None
+
+    async def rewind(self, device_id: str) -> None:
+        """A reply could not be published: send again from the acknowledged point."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(DeviceSync)
+                .where(DeviceSync.device_id == device_id)
+                .values(sent=DeviceSync.acked, pending_down=True)
+            )
+
+    async def pending(self, limit: int = 100) -> list[Pending]:
+        """Cloud edits waiting for their device: take them (skipping rows another instance
+        holds), mark them sent, return the deltas to publish."""
+        out: list[Pending] = []
+        async with self._sessions() as session, session.begin():
+            query = (
+                select(DeviceSync)
+                .where(DeviceSync.pending_down.is_(True))
+                .order_by(DeviceSync.updated_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            for row in (await session.scalars(query)).all():
+                doc, marks = self._state(row)
+                message, marks = next_delta(doc, marks)
+                row.pending_down = False
+                if message is not None:
+                    self._store(row, doc, marks)
+                    out.append(Pending(row.device_id, message))
+        return out
+
+    # -- the API ------------------------------------------------------------------------------
+
+    async def get(self, device_id: str) -> Synced | None:
+        async with self._sessions() as session:
+            row = await session.get(DeviceSync, device_id)
+            if row is None:
+                return None
+            doc, marks = self._state(row)
+            return Synced(
+                device_id,
+                doc,
+                marks,
+                row.last_sync_at,
+                row.updated_at,
+                row.pending_down,
+                row.last_error,
+            )
+
+    async def edit(self, device_id: str, patch: Mapping[str, Any]) -> tuple[Synced, int]:
+        """An owner's edit of the cloud copy (SyncValidationError: nothing stored)."""
+        async with self._sessions() as session, session.begin():
+            row = await self._lock(session, device_id)
+            doc, marks = self._state(row)
+            doc, count = edit(doc, patch)
+            if count:
+                self._store(row, doc, marks)
+                row.pending_down = True
+            synced = Synced(
+                device_id,
+                doc,
+                marks,
+                row.last_sync_at,
+                row.updated_at,
+                row.pending_down,
+                row.last_error,
+            )
+        return synced, count
+
+    # -- telemetry ----------------------------------------------------------------------------
+
+    async def add_telemetry(self, device_id: str, samples: Sequence[Mapping[str, float]]) -> int:
+        """Store samples (a sample already stored, same device and time, is skipped)."""
+        rows = [
+            {
+                "device_id": device_id,
+                "at": datetime.fromtimestamp(s["at"] / 1000, UTC),
+                "fields": {k: v for k, v in s.items() if k != "at"},
+            }
+            for s in samples
+        ]
+        if not rows:
+            return 0
+        try:
+            async with self._sessions() as session, session.begin():
+                dialect = session.get_bind().dialect.name
+                stmt: Any
+                if dialect == "postgresql":
+                    stmt = postgresql.insert(Telemetry).on_conflict_do_nothing()
+                else:
+                    stmt = sqlite.insert(Telemetry).on_conflict_do_nothing()
+                await session.execute(stmt, rows)
+        except IntegrityError:
+            logger.warning("device %s: telemetry from an unknown device dropped", device_id)
+            return 0
+        return len(rows)

@@ -1,0 +1,198 @@
+"""The sync worker of one cloud instance.
+
+:class:`SyncWorker` subscribes, through a shared subscription, to every device's
+``lightbox/+/sync/up`` and ``lightbox/+/telemetry`` (``$share/lightbox-cloud/...``: each
+message goes to one instance of the group). A message is queued on one of ``partitions``
+worker tasks chosen by device id, so one device's messages are merged in order on this
+instance while different devices are merged in parallel; the row lock
+(:class:`~lightbox.cloud.sync.repo.SyncRepo`) orders them across instances. The reply
+(ack and cloud delta) goes to ``lightbox/<id>/sync/down`` after the commit.
+
+A sweep every ``sweep_s`` sends the cloud edits made through the API
+(``pending_down``), taking rows with ``FOR UPDATE SKIP LOCKED`` so that instances share it.
+
+The worker has a broker connection of its own (the cloud service client), so the sync
+load never delays presence or the command relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiomqtt
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lightbox.cloud.broker.connection import BrokerConnection, NotConnected, shared
+from lightbox.cloud.sync.repo import SyncRepo, _utcnow
+from lightbox.edge.sync.messages import (
+    decode_message,
+    decode_telemetry,
+    device_of,
+    down_topic,
+    encode_message,
+)
+from lightbox.protocol.topics import PREFIX
+from lightbox.sync import SyncError
+
+__all__ = ["SyncWorker", "WorkerStats"]
+
+logger = logging.getLogger(__name__)
+
+_Job = tuple[str, str, bytes, float]  # kind, device id, payload, received at (perf_counter)
+
+
+@dataclass
+class WorkerStats:
+    merged: int = 0
+    replies: int = 0
+    telemetry: int = 0
+    dropped: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    keep_latencies: bool = False
+
+
+class SyncWorker:
+    """Merges device deltas and stores telemetry; :meth:`start` / :meth:`stop`."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mqtt_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        partitions: int = 32,
+        sweep_s: float = 1.0,
+        prefix: str = PREFIX,
+        clock: Callable[[], datetime] = _utcnow,
+        instance_id: str | None = None,
+    ) -> None:
+        self.repo = SyncRepo(sessionmaker, clock=clock)
+        self.instance_id = instance_id or uuid.uuid4().hex[:12]
+        self.connection = BrokerConnection(
+            mqtt_url,
+            username,
+            password,
+            client_id=f"lightbox-sync-{self.instance_id}-{uuid.uuid4().hex[:6]}"[:128],
+            tls_context=tls_context,
+        )
+        self._prefix = prefix
+        self.connection.subscribe(shared(f"{prefix}/+/sync/up"), self._on_sync, name="sync-up")
+        self.connection.subscribe(
+            shared(f"{prefix}/+/telemetry"), self._on_telemetry, name="telemetry"
+        )
+        self._queues: list[asyncio.Queue[_Job]] = [asyncio.Queue() for _ in range(partitions)]
+        self._sweep_s = sweep_s
+        self._tasks: list[asyncio.Task[None]] = []
+        self._kick = asyncio.Event()
+        self.stats = WorkerStats()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self, *, wait_connected: float | None = None) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._work(q), name=f"sync-worker-{i}")
+                for i, q in enumerate(self._queues)
+            ]
+            self._tasks.append(asyncio.create_task(self._sweeper(), name="sync-sweep"))
+            self._tasks.append(asyncio.create_task(self.connection.run(), name="sync-broker"))
+        if wait_connected is not None:
+            await self.connection.wait_connected(wait_connected)
+
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        await self.connection.stop(timeout)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def kick(self) -> None:
+        """Run the sweep now (after an API edit on this instance)."""
+        self._kick.set()
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _enqueue(self, kind: str, message: aiomqtt.Message) -> None:
+        device_id = device_of(message.topic.value, self._prefix)
+        payload = message.payload
+        if device_id is None or not isinstance(payload, bytes):
+            self.stats.dropped += 1
+            return
+        queue = self._queues[zlib.crc32(device_id.encode()) % len(self._queues)]
+        queue.put_nowait((kind, device_id, payload, time.perf_counter()))
+
+    def _on_sync(self, message: aiomqtt.Message) -> None:
+        self._enqueue("sync", message)
+
+    def _on_telemetry(self, message: aiomqtt.Message) -> None:
+        self._enqueue("telemetry", message)
+
+    async def _work(self, queue: asyncio.Queue[_Job]) -> None:
+        while True:
+            kind, device_id, payload, started = await queue.get()
+            try:
+                if kind == "sync":
+                    await self._sync(device_id, payload, started)
+                else:
+                    await self._telemetry(device_id, payload)
+            except Exception:
+                self.stats.dropped += 1
+                logger.exception("device %s: %s message failed", device_id, kind)
+
+    async def _sync(self, device_id: str, payload: bytes, started: float) -> None:
+        try:
+            message = decode_message(payload)
+        except SyncError as err:
+            self.stats.dropped += 1
+            logger.warning("device %s: bad sync message dropped: %s", device_id, err)
+            return
+        result = await self.repo.merge(device_id, message)
+        if result is None:
+            self.stats.dropped += 1
+            return
+        self.stats.merged += 1
+        if result.reply is not None:
+            await self._send(device_id, encode_message(result.reply))
+        if self.stats.keep_latencies:
+            self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    async def _send(self, device_id: str, payload: bytes) -> None:
+        try:
+            await self.connection.publish(down_topic(device_id, self._prefix), payload, qos=1)
+            self.stats.replies += 1
+        except NotConnected as err:
+            logger.warning("device %s: sync reply not sent (%s); will resend", device_id, err)
+            await self.repo.rewind(device_id)
+
+    async def _telemetry(self, device_id: str, payload: bytes) -> None:
+        try:
+            samples = decode_telemetry(payload)
+        except SyncError as err:
+            self.stats.dropped += 1
+            logger.warning("device %s: bad telemetry dropped: %s", device_id, err)
+            return
+        self.stats.telemetry += await self.repo.add_telemetry(device_id, samples)
+
+    async def _sweeper(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self._sweep_s)
+            self._kick.clear()
+            if not self.connection.connected:
+                continue
+            try:
+                for item in await self.repo.pending():
+                    await self._send(item.device_id, encode_message(item.message))
+            except Exception:
+                logger.exception("sync sweep failed")
