@@ -96,6 +96,8 @@ export class Api {
   delete(path) { return this.request("DELETE", path); }
 
   info() { return this.get("/info", { auth: false }); }
+  /** Exchange a one-time pairing code for a new token: {id, name, token}. */
+  pair(code, name) { return this.request("POST", "/pair", { code, name }, { auth: false }); }
   state() { return this.get("/state"); }
   patchState(change) { return this.patch("/state", change); }
 

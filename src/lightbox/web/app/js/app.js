@@ -45,13 +45,14 @@ function hideAllViews() {
 }
 
 /** The token screen; the rest of the app waits behind it. */
-function askForToken(message = null) {
+function askForToken(message = null, pairCode = null) {
   hideAllViews();
   $("nav").hidden = true;
   document.body.classList.add("no-nav");
   showConnection({ status: "unauthorized" });
   showTokenView($("view-token"), {
     message,
+    pairCode,
     onToken(token) {
       saveToken(token);
       $("view-token").hidden = true;
@@ -132,11 +133,38 @@ function registerServiceWorker() {
   });
 }
 
-addEventListener("hashchange", route);
+addEventListener("hashchange", () => {
+  const given = takeFromAddress();
+  if (given.token) {
+    saveToken(given.token);
+    location.reload(); // start afresh with this token (the address no longer holds it)
+  } else if (given.pair) {
+    askForToken(null, given.pair);
+  } else {
+    route();
+  }
+});
+/**
+ * Secrets handed over in the address: `#token=...` (printed by `make demo`) or
+ * `#pair=...` (the URL of Bluetooth set-up). Read once, then removed from the address
+ * bar and history. A fragment never reaches the server or its logs.
+ */
+function takeFromAddress() {
+  const hash = location.hash;
+  if (!hash.startsWith("#") || hash.startsWith("#/")) return {};
+  const params = new URLSearchParams(hash.slice(1));
+  const found = { token: params.get("token"), pair: params.get("pair") };
+  if (found.token || found.pair) history.replaceState(null, "", location.pathname + location.search);
+  return found;
+}
+
 addEventListener("DOMContentLoaded", () => {
   registerServiceWorker();
+  const given = takeFromAddress();
+  if (given.token) saveToken(given.token);
   const token = loadToken();
-  if (token) start(token);
+  if (given.pair) askForToken(null, given.pair);
+  else if (token) start(token);
   else askForToken();
 });
 

@@ -8,7 +8,7 @@ import { h, replace } from "../dom.js";
  * Show the token form in `root`. `onToken(token)` is called once a token has been
  * checked against the LightBox; a wrong token shows the server's own error.
  */
-export function showTokenView(root, { onToken, message = null }) {
+export function showTokenView(root, { onToken, message = null, pairCode = null }) {
   const input = h("input", {
     type: "password", id: "token", name: "token", autocomplete: "current-password",
     autocapitalize: "off", spellcheck: "false", required: true, "aria-describedby": "token-hint token-error",
@@ -50,7 +50,58 @@ export function showTokenView(root, { onToken, message = null }) {
     onToken(token);
   });
 
-  replace(root, form);
+  const pairing = pairingForm(onToken, pairCode);
+  replace(root, pairing.form, form);
   root.hidden = false;
-  input.focus();
+  if (pairCode) pairing.submit();
+  else input.focus();
+}
+
+/** Pair with a one-time code (from Bluetooth set-up, or shown on the matrix). */
+function pairingForm(onToken, initial) {
+  const code = h("input", {
+    type: "text", id: "pair-code", name: "code", autocomplete: "one-time-code",
+    autocapitalize: "characters", spellcheck: "false", placeholder: "XXXX-XXXX",
+    "aria-describedby": "pair-hint pair-error", value: initial || "",
+  });
+  const error = h("div", { class: "field-error", id: "pair-error", role: "alert" });
+  const button = h("button", { type: "submit", class: "btn primary block" }, "Pair");
+  const form = h("form", { class: "card token-card", novalidate: true },
+    h("h2", {}, "Pair with a code"),
+    h("div", { class: "field" },
+      h("label", { for: "pair-code" }, "Pairing code"),
+      code,
+      h("div", { class: "hint", id: "pair-hint" },
+        "The code from Bluetooth set-up, or the one ", h("code", {}, "lightbox edge pair-code"),
+        " prints on the LightBox. It works once."),
+      error),
+    button);
+
+  async function submit() {
+    const value = code.value.trim();
+    error.textContent = "";
+    if (!value) {
+      error.textContent = "Enter the code.";
+      code.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      const device = navigator.userAgent.match(/\(([^;)]+)/)?.[1] || "browser";
+      const result = await new Api().pair(value, `web app (${device})`.slice(0, 64));
+      onToken(result.token);
+    } catch (err) {
+      error.textContent = err.detail || err.message;
+      code.setAttribute("aria-invalid", "true");
+      code.focus();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit();
+  });
+  return { form, submit };
 }
