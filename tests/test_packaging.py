@@ -14,7 +14,12 @@ def _loaded_by(module: str) -> set[str]:
 
 def test_cloud_app_does_not_import_the_edge_service() -> None:
     loaded = _loaded_by("lightbox.cloud.api.app")
-    edge_only = {"lightbox.edge.service", "lightbox.edge.store", "lightbox.render.effects", "astral"}
+    edge_only = {
+        "lightbox.edge.service",
+        "lightbox.edge.store",
+        "lightbox.render.effects",
+        "astral",
+    }
     assert not (loaded & edge_only), sorted(loaded & edge_only)
 
 

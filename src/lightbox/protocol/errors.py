@@ -97,10 +97,11 @@ def field_path(loc: tuple[int | str, ...], data: Any = None) -> str:
         if is_tag and i + 1 < len(loc):
             tag_seen = node  # the union tag (also when a field has the same name, as 'layers')
             continue
-        if isinstance(node, dict) and segment in node:
-            parts.append(str(segment))
-            node = node[segment]
-        elif isinstance(node, list | tuple) and isinstance(segment, int) and segment < len(node):
+        in_dict = isinstance(node, dict) and segment in node
+        in_list = (
+            isinstance(node, list | tuple) and isinstance(segment, int) and segment < len(node)
+        )
+        if in_dict or in_list:
             parts.append(str(segment))
             node = node[segment]
         elif is_tag:

@@ -38,7 +38,12 @@ class WifiBackend(Protocol):
     async def scan(self) -> list[AccessPoint]:
         """Networks in range, strongest first, one entry per SSID."""
 
-    async def connect(self, ssid: str, password: str, timeout: float = 30.0) -> WifiStatus:
+    async def connect(
+        self,
+        ssid: str,
+        password: str,
+        timeout: float = 30.0,  # noqa: ASYNC109 (a D-Bus wait bounded by the backend)
+    ) -> WifiStatus:
         """Join ``ssid`` (saving the profile); raise WifiConnectError when it fails."""
 
     async def status(self) -> WifiStatus:
