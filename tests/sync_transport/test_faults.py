@@ -4,6 +4,7 @@ two cloud instances sharing the work."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sqlite3
@@ -166,7 +167,7 @@ async def test_two_cloud_instances_share_the_work(
                 assert (await box.service.execute(SetCommand(brightness=level))).ok
             await asyncio.sleep(0.03)
         for box in (a, b):
-            await eventually(lambda box=box: converged(box, two, headers), "convergence")
+            await eventually(functools.partial(converged, box, two, headers), "convergence")
         assert one.worker.stats.merged > 0
         assert two.worker.stats.merged > 0
         got = await one.synced(headers, a.device_id)
