@@ -41,6 +41,11 @@ def cli() -> typer.Typer:
     return app
 
 
+def scene_type(stack: Stack) -> str:
+    assert stack.runtime.service is not None
+    return stack.runtime.service.state.scene.type
+
+
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with cloud_stack(tmp_path) as s:
@@ -73,13 +78,13 @@ async def test_cli_lan_then_cloud(
     service = stack.runtime.service
     assert service is not None and service.state.brightness == 21
     out = await run("set", "--effect", "plasma", "--param", "speed=200", *lan)
-    assert service.state.scene.type == "effect"
+    assert scene_type(stack) == "effect"
     assert "via LAN" in await run("status", *lan)
 
     await stack.lan.set("refuse")
     out = await run("set", "--text", "hello", "--color", "#ff0000", *lan)
     assert "via cloud" in out
-    assert service.state.scene.type == "text"
+    assert scene_type(stack) == "text"
     out = await run("send", '{"type": "set", "power": false}', *lan)
     assert "via cloud" in out and service.state.power is False
 
