@@ -37,7 +37,6 @@ from starlette.routing import Route
 
 from lightbox.cloud.api.deps import DevicesDep, UserDep
 from lightbox.cloud.errors import DeviceOffline
-from lightbox.edge.api.static import CONTENT_TYPES, WEB_APP_DIR
 from lightbox.edge.mqtt.settings import parse_mqtt_url
 from lightbox.protocol import EFFECTS, FONT_NAMES, PALETTES, Catalog, NotFound, State
 from lightbox.protocol.topics import DeviceTopics
@@ -45,6 +44,18 @@ from lightbox.protocol.topics import DeviceTopics
 __all__ = ["DASHBOARD_DIR", "SHARED_APP_PARTS", "StateReader", "install"]
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "web"
+WEB_APP_DIR = Path(__file__).resolve().parents[2] / "web" / "app"
+"""The LightBox web app (``lightbox.edge.api.static.WEB_APP_DIR``; not imported from there:
+the cloud app must not load the edge service)."""
+CONTENT_TYPES: dict[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 SHARED_APP_PARTS = ("js", "css", "icons")
 """Folders of the LightBox web app served by the cloud too, under ``/app/``."""
 
