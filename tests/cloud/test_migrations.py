@@ -23,6 +23,11 @@ TABLES = {
     "audit_log",
     "device_sync",
     "telemetry",
+    "releases",
+    "device_groups",
+    "device_group_members",
+    "rollouts",
+    "device_updates",
     "alembic_version",
 }
 

@@ -17,12 +17,15 @@ from tests.cloud.conftest import SECRET, Api, Backend, Clock, User, assert_probl
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/devices/{device_id}"): {"name": "Mine now"},
     ("POST", "/api/v1/devices/{device_id}/commands"): {"type": "set", "power": False},
+    ("POST", "/api/v1/devices/{device_id}/update/status"): {"state": "downloading"},
 }
 NO_BODY = {
     ("GET", "/api/v1/devices/{device_id}"),
     ("DELETE", "/api/v1/devices/{device_id}"),
     ("POST", "/api/v1/devices/{device_id}/credentials/revoke"),
     ("POST", "/api/v1/devices/{device_id}/claim-code"),
+    ("GET", "/api/v1/devices/{device_id}/update"),
+    ("GET", "/api/v1/devices/{device_id}/update-status"),
 }
 # routes that need no signed-in user
 PUBLIC = {
@@ -32,6 +35,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/devices/register"),
     ("POST", "/api/v1/devices/{device_id}/claim-code"),
+    ("GET", "/api/v1/devices/{device_id}/update"),
+    ("POST", "/api/v1/devices/{device_id}/update/status"),
 }
 
 
@@ -61,7 +66,11 @@ PRIVATE_ROUTES = [(m, p) for m, p, _ in api_routes() if (m, p) not in PUBLIC]
 
 def test_every_device_route_is_covered() -> None:
     assert len(USER_DEVICE_ROUTES) >= 5
-    assert DEVICE_AUTH_ROUTES == [("POST", "/api/v1/devices/{device_id}/claim-code")]
+    assert sorted(DEVICE_AUTH_ROUTES) == [
+        ("GET", "/api/v1/devices/{device_id}/update"),
+        ("POST", "/api/v1/devices/{device_id}/claim-code"),
+        ("POST", "/api/v1/devices/{device_id}/update/status"),
+    ]
     for method, path, _ in DEVICE_ROUTES:
         assert (method, path) in BODIES or (method, path) in NO_BODY, (
             f"{method} {path}: add a valid body to BODIES (or NO_BODY) in this test"

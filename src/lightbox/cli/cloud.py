@@ -66,6 +66,32 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     console.print(f"database at revision {revision}")
 
 
+@cloud_app.command("admin")
+def admin(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the admin role away.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make an account an admin (publishes releases, steers rollouts), or --revoke it."""
+    from lightbox.cloud.config import CloudConfig
+    from lightbox.cloud.db import create_engine, create_sessionmaker
+    from lightbox.cloud.releases.admin import set_admin
+
+    cfg = CloudConfig() if database_url is None else CloudConfig(database_url=database_url)
+
+    async def main() -> bool:
+        engine = create_engine(cfg.database_url)
+        try:
+            return await set_admin(create_sessionmaker(engine), email, not revoke)
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(main()):
+        err_console.print(f"[red]error:[/red] no account {email!r}")
+        raise typer.Exit(1)
+    console.print(f"{email}: {'no longer an admin' if revoke else 'admin'}")
+
+
 @cloud_app.command("run")
 def run(
     http_host: Annotated[str | None, typer.Option("--http-host", help="Listen address.")] = None,

@@ -75,6 +75,13 @@ class CloudConfig(BaseSettings):
     )
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    release_trust_dir: Path | None = Field(
+        default=None,
+        description="Trusted release keys (*.pub, 'revoked'): releases are verified against it.",
+    )
+    release_url_ttl_s: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned artifact URLs."
+    )
     jwt_secret: SecretStr | None = Field(
         default=None, description=f"Signs access tokens; at least {MIN_SECRET_BYTES} bytes."
     )

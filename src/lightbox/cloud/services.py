@@ -149,6 +149,9 @@ async def _start_broker(services: CloudServices) -> CloudBroker:
         on_presence=on_presence,
         instance_id=config.instance_id,
     )
+    from lightbox.cloud.releases.context import subscribe_reports
+
+    subscribe_reports(broker.connection, services)  # update reports (shared subscription)
     await broker.start()
     services.exit_stack.push_async_callback(broker.stop)
     return broker

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from lightbox import __version__
 from lightbox.cloud.api import dashboard
-from lightbox.cloud.api.routes import auth, devices, registration, sync, users
+from lightbox.cloud.api.routes import auth, devices, registration, releases, sync, users
 from lightbox.cloud.broker.errors import BrokerAdminError
 from lightbox.cloud.config import CloudConfig
 from lightbox.cloud.errors import RateLimited
@@ -80,6 +80,7 @@ def create_app(config: CloudConfig, *, services: CloudServices | None = None) ->
     api.include_router(registration.router)
     api.include_router(devices.router)
     api.include_router(sync.router)
+    api.include_router(releases.router)
     app.include_router(api)
     dashboard.install(app, API_PREFIX)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,6 +73,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Publishes releases and steers rollouts (``lightbox cloud admin EMAIL``)."""
 
 
 class RefreshToken(Base):
@@ -188,3 +192,100 @@ class Telemetry(Base):
     device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     fields: Mapped[dict[str, float]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+
+
+# -- releases and rollouts (lightbox.cloud.releases) -------------------------------------------
+
+
+class Release(Base):
+    """A signed release artifact in release storage, registered after its signature checked
+    out against the cloud's trust store. ``size``/``sha256`` are the whole artifact's."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    hardware: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(512))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeviceGroup(Base):
+    """A named set of devices (a canary group), targeted by a rollout."""
+
+    __tablename__ = "device_groups"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class DeviceGroupMember(Base):
+    __tablename__ = "device_group_members"
+
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("device_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Rollout(Base):
+    """A release offered to a cohort, widened step by step; halts on its own.
+
+    The cohort is the devices of ``group_id`` (whatever their channel), or the devices on
+    ``channel``; of those, the ones whose bucket (a stable hash of rollout and device id,
+    0..99) is below ``percentage``. ``step`` counts the steps taken (widen, resume after a
+    halt): failures are judged among the devices that attempted the update in the current
+    step.
+    """
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    release_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str | None] = mapped_column(String(32), default=None)
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("device_groups.id", ondelete="SET NULL"), default=None, index=True
+    )
+    percentage: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list[int]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    failure_threshold: Mapped[float] = mapped_column(Float)
+    min_sample: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    halted_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeviceUpdate(Base):
+    """One device's progress with one release, from its update agent's reports."""
+
+    __tablename__ = "device_updates"
+
+    device_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    release_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    rollout_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("rollouts.id", ondelete="SET NULL"), default=None, index=True
+    )
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    last_report_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_report_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
