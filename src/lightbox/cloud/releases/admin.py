@@ -321,7 +321,7 @@ class ReleaseAdmin:
                     .group_by(DeviceUpdate.state)
                 )
             ).all()
-            counts = {state: count for state, count in rows}
+            counts: dict[str, int] = dict(rows)
             return await self._view(session, rollout, counts)
 
     async def list_rollouts(self) -> list[RolloutOut]:
