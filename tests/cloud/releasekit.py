@@ -162,13 +162,18 @@ class ReleaseCloud:
 
 @contextlib.asynccontextmanager
 async def release_cloud(
-    backend: Backend, clock: Clock, work: Path, **config: Any
+    backend: Backend,
+    clock: Clock,
+    work: Path,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    **config: Any,
 ) -> AsyncIterator[ReleaseCloud]:
     """A cloud on ``backend`` whose release storage is ``work/storage`` (unless
     ``storage_url`` is given) and that trusts one fresh release key."""
     from lightbox.cloud.releases.context import storage_for
 
-    key = generate_key()
+    key = key or generate_key()
     trust_dir = work / "trust"
     save_public_key(key.public_key(), trust_dir / "release.pub")
     settings: dict[str, Any] = {
