@@ -38,8 +38,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not longer: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, and asyncio tests after it would fail."""
     if not CHROMIUM.exists():
         _unavailable(f"Chromium not found at {CHROMIUM} (apt install chromium)")
     try:
