@@ -202,10 +202,19 @@ class EdgeRuntime:
             lambda event: link.publish_state(event.state) if event.state is not None else None
         )
         self._tasks.append(asyncio.create_task(link.run(), name="mqtt"))
+        updates = None
         if cfg.cloud_url:
             from lightbox.edge.cloud_link import CloudLink
+            from lightbox.edge.update.cloud_check import prepare_updates
 
-            cloud = CloudLink(cfg.cloud_url, store, service, mqtt_ca_file=cfg.cloud_mqtt_ca_file)
+            updates = prepare_updates(self)  # None unless the launcher started us from a slot
+            cloud = CloudLink(
+                cfg.cloud_url,
+                store,
+                service,
+                mqtt_ca_file=cfg.cloud_mqtt_ca_file,
+                extensions=[updates] if updates is not None else [],
+            )
             self.cloud = cloud
             self._tasks.append(asyncio.create_task(cloud.run(), name="cloud"))
 
@@ -233,6 +242,10 @@ class EdgeRuntime:
         host = "127.0.0.1" if cfg.http_host in ("0.0.0.0", "::") else cfg.http_host
         self.endpoints = Endpoints(f"http://{host}:{port}", mqtt_url, embedded)
         await self._start_local_connectivity(service, port)
+        if updates is not None:
+            from lightbox.edge.update.cloud_check import start_update_agent
+
+            self._tasks.append(start_update_agent(self, updates))
         # Everything built so far lives as long as the service: keep it out of the cyclic
         # collector's sweeps, which otherwise pause the event loop for milliseconds.
         gc.collect()
