@@ -69,9 +69,14 @@ def test_sign_up_claim_and_control(cloud: CloudServer, page: Any) -> None:
     assert page.inner_text("#device-title") == "Client test box"
 
     # power: the LightBox's own state changes, and the page follows it
+    page.locator("#now-showing strong").wait_for()  # the state has arrived through the cloud
     before = cloud.state.power
     page.click("#power")
-    wait_until(lambda: cloud.state.power is (not before), what="the power toggled on the LightBox")
+    wait_until(
+        lambda: cloud.state.power is (not before),
+        what="the power toggled on the LightBox",
+        timeout=10,
+    )
     page.wait_for_selector(f"#power[aria-pressed='{str(not before).lower()}']")
 
     # a scene from the web app's own editors, through the relay
@@ -85,6 +90,7 @@ def test_sign_up_claim_and_control(cloud: CloudServer, page: Any) -> None:
             and getattr(cloud.state.scene, "text", "") == "Hello from the cloud"
         ),
         what="the text scene on the LightBox",
+        timeout=10,
     )
     page.wait_for_selector("#now-showing:has-text('Hello from the cloud')")
 
