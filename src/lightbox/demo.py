@@ -13,6 +13,7 @@ import io
 import math
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 from rich.console import Console
@@ -30,6 +31,9 @@ from lightbox.protocol import (
     Transition,
 )
 from lightbox.render.frame import Size
+
+if TYPE_CHECKING:
+    from lightbox.cloud.demo import LocalCloud
 
 console = Console()
 
@@ -129,6 +133,20 @@ def demo_token(service: LightBoxService) -> str:
 
 
 async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path) -> None:
+    from lightbox.cloud.demo import MosquittoMissing, local_cloud
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            cloud = await stack.enter_async_context(local_cloud(data_dir / "cloud", host=host))
+        except MosquittoMissing as err:  # the LightBox works alone; say what is missing
+            console.print(f"[yellow]No local cloud:[/yellow] {err}", highlight=False)
+            cloud = None
+        await _run_lightbox(host, port, size, seconds, data_dir, cloud)
+
+
+async def _run_lightbox(
+    host: str, port: int, size: Size, seconds: float, data_dir: Path, cloud: LocalCloud | None
+) -> None:
     config = EdgeConfig(
         data_dir=data_dir,
         http_host=host,
@@ -143,6 +161,7 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
         mdns_enabled=True,
         mdns_interfaces=["127.0.0.1"],  # the demo stays on this machine
         ble_enabled=False,
+        cloud_url=cloud.url if cloud is not None else None,
     )
     runtime = EdgeRuntime(config)
     try:
@@ -151,6 +170,7 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
         assert service is not None
         await seed_showcase(service)
         token = await asyncio.to_thread(demo_token, service)
+        claimed = await _claim(runtime, cloud)
         mqtt = endpoints.mqtt_url.split("//", 1)[1]
         mqtt_host, mqtt_port = mqtt.rsplit(":", 1)
         lines = [
@@ -164,6 +184,12 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
             f"-t lightbox/{service.device_id}/cmd "
             """-m '{"type":"set","scene":{"type":"effect","effect":"fire"}}'""",
         ]
+        if cloud is not None:
+            lines += [
+                f"  Dashboard   {cloud.dashboard_url}  (the LightBox is {claimed})",
+                f"  Account     {cloud.email} / {cloud.password}",
+                f"  Cloud API   {cloud.url}/docs",
+            ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
         if seconds > 0:
@@ -172,6 +198,19 @@ async def _run(host: str, port: int, size: Size, seconds: float, data_dir: Path)
             await runtime.run_until_signal()
     finally:
         await runtime.stop()
+
+
+async def _claim(runtime: EdgeRuntime, cloud: LocalCloud | None) -> str:
+    """Claim the demo LightBox for the demo account; say how it went."""
+    if cloud is None or runtime.cloud is None:
+        return "not in a cloud"
+    try:
+        await runtime.cloud.wait_connected(15)
+        code = await runtime.cloud.claim_code()
+        await cloud.claim(code.claim_code)
+    except Exception as err:  # the LAN demo goes on without the cloud
+        return f"registered; claim it with its code ({err})"
+    return "claimed by the demo account"
 
 
 def run_demo(

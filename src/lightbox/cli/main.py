@@ -155,11 +155,11 @@ def schema() -> None:
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port of the live view (0: any free).")] = 8080,
+    port: Annotated[int, typer.Option(help="HTTP port of the LightBox (0: any free).")] = 8080,
     size: Annotated[str, typer.Option(help="Matrix size WxH.")] = "64x32",
     seconds: Annotated[float, typer.Option(help="Stop after this long (0: run until Ctrl-C).")] = 0,
 ) -> None:
-    """Run the showcase on the emulator and serve its live view."""
+    """Run a LightBox (emulator, embedded broker, showcase) and a local cloud; print the URLs."""
     from lightbox.demo import run_demo
     from lightbox.render.frame import Size
 
@@ -168,6 +168,7 @@ def demo(
 
 def _register_subcommands() -> None:
     """Sub-apps live in their own modules; each imports its heavy parts lazily."""
+    from lightbox.cli.client import claim, devices, login, preset_app, send, set_, status
     from lightbox.cli.cloud import cloud_app
     from lightbox.cli.discover import discover
     from lightbox.cli.edge import edge_app
@@ -179,6 +180,10 @@ def _register_subcommands() -> None:
     app.add_typer(cloud_app, name="cloud")
     app.add_typer(release_app, name="release")
     app.command()(discover)
+    for command in (login, devices, claim, status, send):
+        app.command()(command)
+    app.command("set")(set_)
+    app.add_typer(preset_app, name="preset")
 
 
 _register_subcommands()

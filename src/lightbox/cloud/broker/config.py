@@ -203,6 +203,7 @@ def write_broker_files(
     if persistence:
         lines += ["persistence true", f"persistence_location {directory}/"]
     lines += [
+        "set_tcp_nodelay true",  # commands and results are small: send them at once
         "max_queued_messages 10000",
         f"log_dest file {log}",
         "log_type error",

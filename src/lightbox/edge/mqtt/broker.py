@@ -126,6 +126,8 @@ class EmbeddedBroker:
             f"user {pwd.getpwuid(os.getuid()).pw_name}",
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
+            "set_tcp_nodelay true",  # commands and results are small: send them at once
+            "max_inflight_messages 100",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
