@@ -205,7 +205,7 @@ async def _claim(runtime: EdgeRuntime, cloud: LocalCloud | None) -> str:
     if cloud is None or runtime.cloud is None:
         return "not in a cloud"
     try:
-        await runtime.cloud.wait_connected(15)
+        await runtime.cloud.wait_connected(30)
         code = await runtime.cloud.claim_code()
         await cloud.claim(code.claim_code)
     except Exception as err:  # the LAN demo goes on without the cloud
