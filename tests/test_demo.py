@@ -30,7 +30,7 @@ def test_demo_runs_lightbox_and_local_cloud_and_prints_the_urls(tmp_path: Path) 
     assert re.search(r"MQTT\s+mqtt://127\.0\.0\.1:\d+", text), text
     if "No local cloud" not in text:
         assert re.search(
-            r"Dashboard\s+http://127\.0\.0\.1:\d+/ \(the LightBox is (claimed|registered)", text
+            r"Dashboard\s+http://127\.0\.0\.1:\d+/\s+\(the LightBox is (claimed|registered)", text
         ), text
         assert "Account" in text
     assert (tmp_path / ".demo" / "lightbox.db").exists()
