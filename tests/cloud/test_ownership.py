@@ -18,6 +18,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/devices/{device_id}"): {"name": "Mine now"},
     ("POST", "/api/v1/devices/{device_id}/commands"): {"type": "set", "power": False},
     ("POST", "/api/v1/devices/{device_id}/update/status"): {"state": "downloading"},
+    ("PATCH", "/api/v1/devices/{device_id}/synced"): {"state": {"brightness": 1}},
 }
 NO_BODY = {
     ("GET", "/api/v1/devices/{device_id}"),
@@ -26,6 +27,8 @@ NO_BODY = {
     ("POST", "/api/v1/devices/{device_id}/claim-code"),
     ("GET", "/api/v1/devices/{device_id}/update"),
     ("GET", "/api/v1/devices/{device_id}/update-status"),
+    ("GET", "/api/v1/devices/{device_id}/synced"),
+    ("GET", "/api/v1/devices/{device_id}/telemetry"),
 }
 # routes that need no signed-in user
 PUBLIC = {
