@@ -41,13 +41,6 @@ from lightbox.cloud.db import Device, create_engine, create_sessionmaker
 from lightbox.cloud.db.migrate import upgrade
 from lightbox.cloud.sync import SyncWorker
 from lightbox.cloud.sync.merge import answer
-from lightbox.edge.sync.messages import (
-    SyncMessage,
-    down_topic,
-    encode_message,
-    encode_telemetry,
-    up_topic,
-)
 from lightbox.protocol.settings import Settings
 from lightbox.protocol.state import State
 from lightbox.sync import (
@@ -67,6 +60,13 @@ from lightbox.sync import (
     outgoing,
     receive,
     snapshot,
+)
+from lightbox.sync.messages import (
+    SyncMessage,
+    down_topic,
+    encode_message,
+    encode_telemetry,
+    up_topic,
 )
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -17,8 +17,8 @@ import pytest
 
 from lightbox.cloud.broker.local import LocalMosquitto
 from lightbox.edge.store import Store
-from lightbox.edge.sync.messages import down_topic, up_topic
 from lightbox.protocol import SetCommand
+from lightbox.sync.messages import down_topic, up_topic
 from tests.cloud.broker.helpers import cloud_client
 from tests.sync_transport.harness import (
     LIMIT_S,

@@ -154,4 +154,7 @@ async def _start_broker(services: CloudServices) -> CloudBroker:
     subscribe_reports(broker.connection, services)  # update reports (shared subscription)
     await broker.start()
     services.exit_stack.push_async_callback(broker.stop)
+    from lightbox.cloud.sync import start_worker  # here: the sync package imports services
+
+    await start_worker(services)  # state sync and telemetry from devices; stops with services
     return broker

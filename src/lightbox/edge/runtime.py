@@ -145,6 +145,7 @@ class EdgeRuntime:
         self._background: set[asyncio.Task[object]] = set()
         self.pairing: Pairing | None = None
         self.cloud: CloudLink | None = None
+        self._cloud_parts: list[Any] = []
         self._stopped = asyncio.Event()
 
     async def start(self) -> Endpoints:
@@ -205,15 +206,21 @@ class EdgeRuntime:
         updates = None
         if cfg.cloud_url:
             from lightbox.edge.cloud_link import CloudLink
+            from lightbox.edge.sync import SyncAgent, TelemetryReporter
             from lightbox.edge.update.cloud_check import prepare_updates
 
             updates = prepare_updates(self)  # None unless the launcher started us from a slot
+            sync = SyncAgent(store, service)
+            telemetry = TelemetryReporter(service, refused=lambda: sync.refused)
+            await sync.start()
+            telemetry.start()
+            self._cloud_parts = [telemetry, sync]
             cloud = CloudLink(
                 cfg.cloud_url,
                 store,
                 service,
                 mqtt_ca_file=cfg.cloud_mqtt_ca_file,
-                extensions=[updates] if updates is not None else [],
+                extensions=[sync, telemetry, *([updates] if updates is not None else [])],
             )
             self.cloud = cloud
             self._tasks.append(asyncio.create_task(cloud.run(), name="cloud"))
@@ -350,6 +357,9 @@ class EdgeRuntime:
         if self.cloud is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.cloud.stop(timeout), timeout)
+        for part in self._cloud_parts:  # telemetry, then the sync agent
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(part.stop(), timeout)
         for task in self._tasks:
             if task.get_name() != "http":
                 task.cancel()

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lightbox.edge.sync.messages import SyncMessage
 from lightbox.sync import (
     CLOUD,
     COLLECTIONS,
@@ -40,6 +39,7 @@ from lightbox.sync import (
     receive,
     to_models,
 )
+from lightbox.sync.messages import SyncMessage
 
 __all__ = ["Answer", "answer", "apply_patch", "edit", "next_delta"]
 

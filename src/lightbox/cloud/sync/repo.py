@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lightbox.cloud.db import DeviceSync, Telemetry
 from lightbox.cloud.sync.merge import Answer, answer, edit, next_delta
-from lightbox.edge.sync.messages import SyncMessage
 from lightbox.sync import CLOUD, Document, PeerMarks, decode, encode, restore, snapshot
+from lightbox.sync.messages import SyncMessage
 
 __all__ = ["Pending", "SyncRepo", "Synced"]
 

@@ -33,15 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lightbox.cloud.broker.connection import BrokerConnection, NotConnected, shared
 from lightbox.cloud.sync.repo import SyncRepo, _utcnow
-from lightbox.edge.sync.messages import (
+from lightbox.protocol.topics import PREFIX
+from lightbox.sync import SyncError
+from lightbox.sync.messages import (
     decode_message,
     decode_telemetry,
     device_of,
     down_topic,
     encode_message,
 )
-from lightbox.protocol.topics import PREFIX
-from lightbox.sync import SyncError
 
 __all__ = ["SyncWorker", "WorkerStats"]
 

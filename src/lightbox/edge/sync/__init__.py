@@ -3,7 +3,7 @@
 - :class:`~lightbox.edge.sync.agent.SyncAgent`: local edits into the SQLite outbox,
   deltas and acks over the cloud broker, the cloud's changes applied through the service.
 - :class:`~lightbox.edge.sync.telemetry.TelemetryReporter`: batched telemetry.
-- :mod:`~lightbox.edge.sync.messages`: the topics and payloads (shared with the cloud).
+- :mod:`~lightbox.sync.messages`: the topics and payloads (shared with the cloud).
 
 Both are :class:`~lightbox.edge.mqtt.link.LinkExtension` s: pass them to
 ``CloudLink(..., extensions=[agent, telemetry])`` and they share its one connection.

@@ -44,13 +44,6 @@ from lightbox.edge.mqtt.link import Publish
 from lightbox.edge.service import LightBoxService
 from lightbox.edge.store import Store
 from lightbox.edge.sync.apply import plan
-from lightbox.edge.sync.messages import (
-    SyncMessage,
-    decode_message,
-    down_topic,
-    encode_message,
-    up_topic,
-)
 from lightbox.edge.sync.outbox import SyncOutbox
 from lightbox.protocol import Command, PresetApplyCommand, SetCommand
 from lightbox.protocol.topics import PREFIX, DeviceTopics
@@ -76,6 +69,13 @@ from lightbox.sync import (
     rewind,
 )
 from lightbox.sync.document import canonical
+from lightbox.sync.messages import (
+    SyncMessage,
+    decode_message,
+    down_topic,
+    encode_message,
+    up_topic,
+)
 
 __all__ = ["ORIGIN", "SyncAgent", "SyncStatus"]
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from lightbox.edge.mqtt.link import Publish
 from lightbox.edge.service import LightBoxService
-from lightbox.edge.sync.messages import encode_telemetry
 from lightbox.protocol.topics import DeviceTopics
+from lightbox.sync.messages import encode_telemetry
 
 __all__ = ["TelemetryReporter"]
 
