@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools || true
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 test: $(STAMP) lint

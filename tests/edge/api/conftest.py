@@ -77,8 +77,13 @@ async def running_box(data_dir: Path, *, max_upload_bytes: int = MAX_UPLOAD) -> 
     app = create_app(service, max_upload_bytes=max_upload_bytes)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_config=None, access_log=False,
-            lifespan="off", ws="websockets-sansio",
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="websockets-sansio",
         )
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -96,8 +96,11 @@ def test_openapi_documents_the_bearer_scheme() -> None:
     app = create_app(service=None)  # type: ignore[arg-type]
     schema = app.openapi()
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["bearer"] == {"type": "http", "scheme": "bearer",
-                                 "description": schemes["bearer"]["description"]}
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearer"]["description"],
+    }
     for method, path in PROTECTED:
         operation = schema["paths"][path][method.lower()]
         assert operation["security"] == [{"bearer": []}], (method, path)

@@ -163,11 +163,20 @@ async def test_frame_png_shows_the_current_scene(box: Box, client: httpx.AsyncCl
     assert _colours(pixels) == {(255, 128, 0)}
 
     # a two-colour scene: static text on black; the upscale keeps crisp 3x3 blocks
-    await client.patch("/api/v1/state", json={
-        "scene": {"type": "text", "text": "I", "font": "5x7", "mode": "static",
-                  "color": "#00ff00", "background": "#000000"},
-        "transition": CUT,
-    })
+    await client.patch(
+        "/api/v1/state",
+        json={
+            "scene": {
+                "type": "text",
+                "text": "I",
+                "font": "5x7",
+                "mode": "static",
+                "color": "#00ff00",
+                "background": "#000000",
+            },
+            "transition": CUT,
+        },
+    )
     small = _png(await client.get("/api/v1/frame.png"))
     assert _colours(small) == {(0, 255, 0), (0, 0, 0)}
     big = _png(await client.get("/api/v1/frame.png", params={"scale": 3}))
@@ -175,9 +184,12 @@ async def test_frame_png_shows_the_current_scene(box: Box, client: httpx.AsyncCl
 
 
 async def test_frame_png_scale_is_checked(client: httpx.AsyncClient) -> None:
-    assert_problem(await client.get("/api/v1/frame.png?scale=0"), 422, "invalid_command",
-                   field="scale")
-    assert_problem(await client.get("/api/v1/frame.png?scale=33"), 422, "invalid_command",
-                   field="scale")
-    assert_problem(await client.get("/api/v1/frame.png?scale=x"), 422, "invalid_command",
-                   field="scale")
+    assert_problem(
+        await client.get("/api/v1/frame.png?scale=0"), 422, "invalid_command", field="scale"
+    )
+    assert_problem(
+        await client.get("/api/v1/frame.png?scale=33"), 422, "invalid_command", field="scale"
+    )
+    assert_problem(
+        await client.get("/api/v1/frame.png?scale=x"), 422, "invalid_command", field="scale"
+    )

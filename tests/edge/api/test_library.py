@@ -82,10 +82,14 @@ async def test_apply_preset(client: httpx.AsyncClient) -> None:
 async def test_playlists(client: httpx.AsyncClient) -> None:
     for pid, color in (("one", "#010101"), ("two", "#020202")):
         await client.post("/api/v1/presets", json=preset(pid, color))
-    playlist = {"id": "loop", "name": "Loop", "entries": [
-        {"preset": "one", "duration_s": 60, "transition": CUT},
-        {"preset": "two", "duration_s": 60, "transition": CUT},
-    ]}
+    playlist = {
+        "id": "loop",
+        "name": "Loop",
+        "entries": [
+            {"preset": "one", "duration_s": 60, "transition": CUT},
+            {"preset": "two", "duration_s": 60, "transition": CUT},
+        ],
+    }
     response = await client.post("/api/v1/playlists", json=playlist)
     assert response.status_code == 201
     assert_problem(await client.post("/api/v1/playlists", json=playlist), 409, "conflict")
@@ -117,8 +121,9 @@ async def test_playlists(client: httpx.AsyncClient) -> None:
     assert_problem(response, 422, "invalid_command", field="id")
     response = await client.post("/api/v1/playlists", json={**playlist, "entries": []})
     assert_problem(response, 422, "invalid_command", field="entries")
-    assert_problem(await client.post("/api/v1/playlists/ghost/start"), 404, "not_found",
-                   field="playlist")
+    assert_problem(
+        await client.post("/api/v1/playlists/ghost/start"), 404, "not_found", field="playlist"
+    )
     assert (await client.delete("/api/v1/playlists/loop")).status_code == 204
     assert_problem(await client.get("/api/v1/playlists/loop"), 404, "not_found")
     assert_problem(await client.delete("/api/v1/playlists/loop"), 404, "not_found")
@@ -127,7 +132,9 @@ async def test_playlists(client: httpx.AsyncClient) -> None:
 async def test_schedules(client: httpx.AsyncClient) -> None:
     await client.post("/api/v1/presets", json=preset("night", "#000010"))
     schedule = {
-        "id": "bedtime", "name": "Bedtime", "trigger": {"type": "time", "at": "22:30"},
+        "id": "bedtime",
+        "name": "Bedtime",
+        "trigger": {"type": "time", "at": "22:30"},
         "action": {"type": "preset.apply", "preset": "night"},
     }
     assert (await client.post("/api/v1/schedules", json=schedule)).status_code == 201
@@ -140,17 +147,31 @@ async def test_schedules(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/schedules/bedtime")).json()["enabled"] is False
 
     bad_time = {**schedule, "trigger": {"type": "time", "at": "25:00"}}
-    assert_problem(await client.put("/api/v1/schedules/bedtime", json=bad_time), 422,
-                   "invalid_command", field="trigger.at")
+    assert_problem(
+        await client.put("/api/v1/schedules/bedtime", json=bad_time),
+        422,
+        "invalid_command",
+        field="trigger.at",
+    )
     sun = {**schedule, "id": "dusk", "trigger": {"type": "sun", "event": "sunset"}}
-    assert_problem(await client.put("/api/v1/schedules/dusk", json=sun), 422,
-                   "invalid_command", field="schedule.trigger")  # no location set
+    assert_problem(
+        await client.put("/api/v1/schedules/dusk", json=sun),
+        422,
+        "invalid_command",
+        field="schedule.trigger",
+    )  # no location set
     ghost = {**schedule, "id": "g", "action": {"type": "preset.apply", "preset": "ghost"}}
-    assert_problem(await client.put("/api/v1/schedules/g", json=ghost), 404, "not_found",
-                   field="schedule.action.preset")
+    assert_problem(
+        await client.put("/api/v1/schedules/g", json=ghost),
+        404,
+        "not_found",
+        field="schedule.action.preset",
+    )
     assert_problem(await client.delete("/api/v1/presets/night"), 409, "conflict")
     assert (await client.delete("/api/v1/schedules/bedtime")).status_code == 204
-    assert_problem(await client.get("/api/v1/schedules/bedtime"), 404, "not_found",
-                   field="schedule_id")
-    assert_problem(await client.delete("/api/v1/schedules/bedtime"), 404, "not_found",
-                   field="schedule")
+    assert_problem(
+        await client.get("/api/v1/schedules/bedtime"), 404, "not_found", field="schedule_id"
+    )
+    assert_problem(
+        await client.delete("/api/v1/schedules/bedtime"), 404, "not_found", field="schedule"
+    )

@@ -26,19 +26,28 @@ def png(width: int = 4, height: int = 2, color: tuple[int, int, int] = (0, 200, 
 def gif() -> bytes:
     frames = [Image.new("RGB", (4, 4), c) for c in ((255, 0, 0), (0, 0, 255))]
     buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=100,
-                   loop=0)
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     return buf.getvalue()
 
 
 def png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
     """A tiny PNG whose header claims a huge image."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
 
 
 async def upload(client: httpx.AsyncClient, name: str, data: bytes, **kw: Any) -> httpx.Response:
@@ -57,7 +66,11 @@ async def test_upload_list_fetch_delete(box: Box, client: httpx.AsyncClient) -> 
     assert record["id"] == "My-Sign.png"
     assert response.headers["location"] == "/api/v1/media/My-Sign.png"
     assert (record["format"], record["width"], record["height"], record["frames"]) == (
-        "png", 4, 2, 1)
+        "png",
+        4,
+        2,
+        1,
+    )
     assert record["bytes"] == len(data)
     assert record["content_type"] == "image/png"
 
@@ -78,8 +91,9 @@ async def test_upload_list_fetch_delete(box: Box, client: httpx.AsyncClient) -> 
     assert (await upload(client, "My Sign.png", png())).json()["id"] == "My-Sign-2.png"
 
     assert (await client.delete("/api/v1/media/anim.gif")).status_code == 204
-    assert_problem(await client.get("/api/v1/media/anim.gif"), 404, "media_not_found",
-                   field="media_id")
+    assert_problem(
+        await client.get("/api/v1/media/anim.gif"), 404, "media_not_found", field="media_id"
+    )
     assert_problem(await client.get("/api/v1/media/anim.gif/file"), 404, "media_not_found")
     assert_problem(await client.delete("/api/v1/media/anim.gif"), 404, "media_not_found")
     assert stored_files(box) == ["My-Sign-2.png", "My-Sign.png"]
@@ -99,8 +113,12 @@ async def test_media_in_use_cannot_be_deleted(box: Box, client: httpx.AsyncClien
     body = assert_problem(await client.delete("/api/v1/media/b.png"), 409, "conflict")
     assert "the current scene" in str(body["detail"])
 
-    schedule = {"id": "s", "name": "S", "trigger": {"type": "time", "at": "08:00"},
-                "action": {"type": "set", "scene": {"type": "image", "media": "c.png"}}}
+    schedule = {
+        "id": "s",
+        "name": "S",
+        "trigger": {"type": "time", "at": "08:00"},
+        "action": {"type": "set", "scene": {"type": "image", "media": "c.png"}},
+    }
     assert (await client.post("/api/v1/schedules", json=schedule)).status_code == 201
     body = assert_problem(await client.delete("/api/v1/media/c.png"), 409, "conflict")
     assert "schedule 's'" in str(body["detail"])
@@ -122,8 +140,10 @@ async def test_uploads_over_the_limit_are_refused_early(
 
     # no Content-Length at all (chunked): counted while it streams in
     boundary = "lightbox-test-boundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"stream.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="stream.png"\r\nContent-Type: image/png\r\n\r\n'
+    ).encode()
 
     async def stream() -> AsyncIterator[bytes]:
         yield head
@@ -131,7 +151,8 @@ async def test_uploads_over_the_limit_are_refused_early(
             yield b"\x00" * 16_384
 
     response = await client.post(
-        "/api/v1/media", content=stream(),
+        "/api/v1/media",
+        content=stream(),
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
     assert "content-length" not in response.request.headers
@@ -144,10 +165,15 @@ async def test_uploads_over_the_limit_are_refused_early(
 async def test_bad_files_are_refused_and_nothing_is_stored(
     box: Box, client: httpx.AsyncClient
 ) -> None:
-    assert_problem(await upload(client, "bomb.png", png_bomb()), 422, "media_too_many_pixels",
-                   field="file")
-    assert_problem(await upload(client, "junk.png", b"this is not an image" * 10), 415,
-                   "media_unsupported_format", field="file")
+    assert_problem(
+        await upload(client, "bomb.png", png_bomb()), 422, "media_too_many_pixels", field="file"
+    )
+    assert_problem(
+        await upload(client, "junk.png", b"this is not an image" * 10),
+        415,
+        "media_unsupported_format",
+        field="file",
+    )
     truncated = png(64, 64, (1, 2, 3))
     truncated = truncated[: len(truncated) // 2]
     response = await upload(client, "half.png", np.random.default_rng(1).bytes(10) + truncated)

@@ -20,16 +20,19 @@ from tests.edge.api.conftest import Box
 
 EXAMPLES_PER_OPERATION = 12
 
-CONFIG = SchemathesisConfig.from_dict({
-    "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    "generation": {"max-examples": EXAMPLES_PER_OPERATION},
-    "seed": 20240601,
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+        "generation": {"max-examples": EXAMPLES_PER_OPERATION},
+        "seed": 20240601,
+    }
+)
 
 # The schema does not depend on the service: it comes from the app itself. (The lazy
 # fixture loader, schemathesis.pytest.from_fixture, fails on pytest 9: '_nodeid'.)
 schema = schemathesis.openapi.from_dict(
-    create_app(service=None).openapi(), config=CONFIG  # type: ignore[arg-type]
+    create_app(service=None).openapi(),
+    config=CONFIG,  # type: ignore[arg-type]
 ).exclude(path="/api/v1/settings", method=["PUT", "PATCH"])
 
 

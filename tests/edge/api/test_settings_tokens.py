@@ -65,8 +65,9 @@ async def test_patch_settings(box: Box, client: httpx.AsyncClient) -> None:
     assert box.service.render_loop.stats().target_fps == 20  # a new render loop
 
     # plain JSON works too; null puts a field back to its default
-    response = await client.patch("/api/v1/settings", json={"location": {"latitude": 52.5,
-                                                                        "longitude": 13.4}})
+    response = await client.patch(
+        "/api/v1/settings", json={"location": {"latitude": 52.5, "longitude": 13.4}}
+    )
     assert response.json()["location"] == {"latitude": 52.5, "longitude": 13.4}
     response = await client.patch("/api/v1/settings", json={"location": None, "name": None})
     assert (response.json()["location"], response.json()["name"]) == (None, "LightBox")
@@ -108,13 +109,16 @@ async def test_tokens(box: Box, client: httpx.AsyncClient, anon: httpx.AsyncClie
     assert (await anon.get("/api/v1/state", headers=phone)).status_code == 200
     assert (await client.delete(f"/api/v1/tokens/{created['id']}")).status_code == 204
     assert_problem(await anon.get("/api/v1/state", headers=phone), 401, "unauthorized")
-    assert_problem(await client.delete(f"/api/v1/tokens/{created['id']}"), 404, "not_found",
-                   field="token_id")
+    assert_problem(
+        await client.delete(f"/api/v1/tokens/{created['id']}"), 404, "not_found", field="token_id"
+    )
 
-    assert_problem(await client.post("/api/v1/tokens", json={"name": ""}), 422,
-                   "invalid_command", field="name")
-    assert_problem(await client.post("/api/v1/tokens", json={}), 422, "invalid_command",
-                   field="name")
+    assert_problem(
+        await client.post("/api/v1/tokens", json={"name": ""}), 422, "invalid_command", field="name"
+    )
+    assert_problem(
+        await client.post("/api/v1/tokens", json={}), 422, "invalid_command", field="name"
+    )
 
 
 async def test_a_driver_that_cannot_start_changes_nothing(

@@ -66,11 +66,14 @@ async def test_hello_after_an_auth_message(box: Box) -> None:
         assert hello["state"]["scene"]["type"] == "effect"
 
 
-@pytest.mark.parametrize("first", [
-    {"type": "auth", "token": "lbx_wrong"},
-    {"type": "command", "command": {"type": "set", "power": False}},
-    "not json",
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "auth", "token": "lbx_wrong"},
+        {"type": "command", "command": {"type": "set", "power": False}},
+        "not json",
+    ],
+)
 async def test_bad_auth_closes_with_4401(box: Box, first: object) -> None:
     async with connect(ws_url(box)) as conn:
         await conn.send(first if isinstance(first, str) else json.dumps(first))
@@ -118,10 +121,15 @@ async def test_state_is_pushed_after_a_rest_command(box: Box, client: httpx.Asyn
             assert message["state"]["brightness"] == 33
             assert message["state"]["version"] == 1
 
-        await client.post("/api/v1/presets", json={
-            "id": "blue", "name": "Blue", "scene": {"type": "solid", "color": "#0000ff"}})
+        await client.post(
+            "/api/v1/presets",
+            json={"id": "blue", "name": "Blue", "scene": {"type": "solid", "color": "#0000ff"}},
+        )
         assert await receive_until(conn, "changed") == {
-            "type": "changed", "topic": "presets", "id": "blue"}
+            "type": "changed",
+            "topic": "presets",
+            "id": "blue",
+        }
         await client.patch("/api/v1/settings", json={"name": "Den"})
         assert (await receive_until(conn, "changed"))["topic"] == "settings"
     finally:
@@ -132,30 +140,40 @@ async def test_state_is_pushed_after_a_rest_command(box: Box, client: httpx.Asyn
 async def test_commands_over_the_socket(box: Box) -> None:
     conn = await open_ws(box)
     try:
-        await conn.send(json.dumps({"type": "command", "command": {
-            "type": "set", "power": False, "id": "ws-1"}}))
+        await conn.send(
+            json.dumps(
+                {"type": "command", "command": {"type": "set", "power": False, "id": "ws-1"}}
+            )
+        )
         result = await receive_until(conn, "result")
         assert result["result"] == {"id": "ws-1", "ok": True, "error": None, "version": 1}
         assert (await receive_until(conn, "state"))["state"]["power"] is False
         assert box.service.state.power is False
 
         # invalid commands get a failed result; the socket stays open
-        await conn.send(json.dumps({"type": "command", "command": {
-            "type": "set", "brightness": 300, "id": "ws-2"}}))
+        await conn.send(
+            json.dumps(
+                {"type": "command", "command": {"type": "set", "brightness": 300, "id": "ws-2"}}
+            )
+        )
         result = (await receive_until(conn, "result"))["result"]
         assert (result["ok"], result["id"]) == (False, "ws-2")
         assert (result["error"]["code"], result["error"]["field"]) == (
-            "invalid_command", "brightness")
+            "invalid_command",
+            "brightness",
+        )
         await conn.send(json.dumps({"type": "command", "command": {"type": "explode"}}))
         result = (await receive_until(conn, "result"))["result"]
         assert result["error"]["code"] == "unknown_command"
-        await conn.send(json.dumps({"type": "command", "command": {
-            "type": "preset.apply", "preset": "ghost"}}))
+        await conn.send(
+            json.dumps({"type": "command", "command": {"type": "preset.apply", "preset": "ghost"}})
+        )
         result = (await receive_until(conn, "result"))["result"]
         assert (result["error"]["code"], result["error"]["field"]) == ("not_found", "preset")
         await conn.send(json.dumps({"type": "command"}))
         assert (await receive_until(conn, "result"))["result"]["error"]["code"] == (
-            "invalid_command")
+            "invalid_command"
+        )
     finally:
         await conn.close()
 
@@ -198,8 +216,9 @@ async def next_frame(conn: ClientConnection) -> np.ndarray:
 
 
 async def test_preview_frames(box: Box, client: httpx.AsyncClient) -> None:
-    await client.patch("/api/v1/state", json={
-        "scene": {"type": "solid", "color": "#204080"}, "transition": CUT})
+    await client.patch(
+        "/api/v1/state", json={"scene": {"type": "solid", "color": "#204080"}, "transition": CUT}
+    )
     conn = await open_ws(box)
     try:
         await conn.send(json.dumps({"type": "preview", "enabled": True, "fps": 10}))
@@ -214,8 +233,10 @@ async def test_preview_frames(box: Box, client: httpx.AsyncClient) -> None:
         assert time.monotonic() - started >= 0.35
 
         # frames follow the scene
-        await client.patch("/api/v1/state", json={
-            "scene": {"type": "solid", "color": "#ff0000"}, "transition": CUT})
+        await client.patch(
+            "/api/v1/state",
+            json={"scene": {"type": "solid", "color": "#ff0000"}, "transition": CUT},
+        )
         async with asyncio.timeout(5):
             while not ((frame := await next_frame(conn)) == [255, 0, 0]).all():
                 pass
@@ -239,8 +260,10 @@ async def test_preview_survives_a_new_render_loop(box: Box, client: httpx.AsyncC
         await next_frame(conn)
         response = await client.patch("/api/v1/settings", json={"output": {"fps": 25}})
         assert response.status_code == 200  # a new render loop
-        await client.patch("/api/v1/state", json={
-            "scene": {"type": "solid", "color": "#00ff00"}, "transition": CUT})
+        await client.patch(
+            "/api/v1/state",
+            json={"scene": {"type": "solid", "color": "#00ff00"}, "transition": CUT},
+        )
         async with asyncio.timeout(8):
             while not ((await next_frame(conn)) == [0, 255, 0]).all():
                 pass

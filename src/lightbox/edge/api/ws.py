@@ -150,11 +150,14 @@ class _Session:
             pump = asyncio.create_task(self._pump_events(), name="ws-events")
             await asyncio.sleep(0)  # the pump subscribes first, so no change is missed
             service = self._service
-            await _send_json(self._ws, {
-                "type": "hello",
-                "info": service.info().model_dump(mode="json", by_alias=True),
-                "state": service.state.model_dump(mode="json", by_alias=True),
-            })
+            await _send_json(
+                self._ws,
+                {
+                    "type": "hello",
+                    "info": service.info().model_dump(mode="json", by_alias=True),
+                    "state": service.state.model_dump(mode="json", by_alias=True),
+                },
+            )
         try:
             await self._read()
         finally:
@@ -173,13 +176,19 @@ class _Session:
                 return
             text = message.get("text")
             if text is None:
-                await self.send_error(ErrorInfo(
-                    code="invalid_json", message="send JSON text messages, not binary ones"))
+                await self.send_error(
+                    ErrorInfo(
+                        code="invalid_json", message="send JSON text messages, not binary ones"
+                    )
+                )
                 continue
             if len(text) > MAX_MESSAGE_CHARS:
-                await self.send_error(ErrorInfo(
-                    code="payload_too_large",
-                    message=f"a message may be at most {MAX_MESSAGE_CHARS} characters"))
+                await self.send_error(
+                    ErrorInfo(
+                        code="payload_too_large",
+                        message=f"a message may be at most {MAX_MESSAGE_CHARS} characters",
+                    )
+                )
                 continue
             try:
                 data = json.loads(text)
@@ -203,12 +212,14 @@ class _Session:
         elif kind == "auth":
             pass  # already authenticated (a browser client may send it anyway)
         else:
-            await self.send_error(ErrorInfo(
-                code="unknown_command" if isinstance(kind, str) else "invalid_command",
-                message="a message is a JSON object whose 'type' is one of: "
-                "command, preview, ping",
-                field="type",
-            ))
+            await self.send_error(
+                ErrorInfo(
+                    code="unknown_command" if isinstance(kind, str) else "invalid_command",
+                    message="a message is a JSON object whose 'type' is one of: "
+                    "command, preview, ping",
+                    field="type",
+                )
+            )
 
     async def _set_preview(self, data: dict[str, Any]) -> None:
         try:

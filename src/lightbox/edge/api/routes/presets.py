@@ -75,9 +75,7 @@ async def put_preset(
     return preset
 
 
-@router.delete(
-    "/{preset_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a preset"
-)
+@router.delete("/{preset_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a preset")
 async def delete_preset(service: ServiceDep, preset_id: str) -> None:
     await execute(service, PresetDeleteCommand(preset=item_id(preset_id, "preset_id")))
 
@@ -93,4 +91,3 @@ async def apply_preset(
     result = await execute(service, command)
     set_version(response, result.version)
     return result
-

@@ -43,8 +43,13 @@ async def create_token(
     service: ServiceDep,
     name: Annotated[
         str,
-        Body(embed=True, min_length=1, max_length=64, description="Who or what will use it.",
-             examples=["phone"]),
+        Body(
+            embed=True,
+            min_length=1,
+            max_length=64,
+            description="Who or what will use it.",
+            examples=["phone"],
+        ),
     ],
     response: Response,
 ) -> NewToken:
