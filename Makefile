@@ -45,11 +45,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench tools
 	$(BIN)/ruff format src tests bench tools
 
+BENCHES := render latency cloud sync sync_model
+
 bench: $(STAMP)
-	$(BIN)/python bench/render.py
+	for b in $(BENCHES); do $(BIN)/python bench/$$b.py || exit 1; done
 
 bench-quick: $(STAMP)
-	$(BIN)/python bench/render.py --quick
+	for b in $(BENCHES); do $(BIN)/python bench/$$b.py --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist src/*.egg-info
