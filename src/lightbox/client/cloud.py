@@ -8,11 +8,11 @@ Commands go through the relay, ``POST /api/v1/devices/{id}/commands``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from lightbox.client._closing import AsyncClosing
 from lightbox.client._http import Http
 from lightbox.client.commands import CommandLike, prepare, set_command
 from lightbox.client.errors import NotFound, Unauthorized, Unsupported
@@ -26,7 +26,7 @@ API_PATH = "/api/v1"
 RELAY_TIMEOUT_S = 15.0
 
 
-class CloudClient:
+class CloudClient(AsyncClosing):
     """A signed-in user of a LightBox cloud.
 
     Either ``access_token`` (and ideally ``refresh_token``), or ``email`` + ``password``.
@@ -179,14 +179,3 @@ class CloudClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> CloudClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

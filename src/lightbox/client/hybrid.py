@@ -19,9 +19,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from lightbox.client._closing import AsyncClosing
 from lightbox.client.cloud import CloudClient
 from lightbox.client.commands import CommandLike, prepare, set_command
 from lightbox.client.errors import ConnectionFailed, LightBoxClientError, Timeout
@@ -59,7 +59,7 @@ def _path_failed(err: LightBoxClientError) -> bool:
     return isinstance(err, ConnectionFailed | Timeout) and not err.answered
 
 
-class HybridClient:
+class HybridClient(AsyncClosing):
     """The same calls over the LAN or via the cloud. At least one of ``local``, ``cloud``.
 
     ``discover``: look for the LightBox with mDNS when no ``local`` client is given, or when
@@ -239,14 +239,3 @@ class HybridClient:
         if self._owned_local is not None:
             await self._owned_local.aclose()
             self._owned_local = None
-
-    async def __aenter__(self) -> HybridClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from lightbox.client._closing import AsyncClosing
 from lightbox.client._http import DEFAULT_TIMEOUT_S, Http
 from lightbox.client.commands import CommandLike, prepare, set_command
 from lightbox.protocol import CommandResult, DeviceInfo, Preset, State
@@ -25,7 +25,7 @@ def api_base(url: str) -> str:
     return url if url.endswith(API_PATH) else f"{url}{API_PATH}"
 
 
-class LocalClient:
+class LocalClient(AsyncClosing):
     """A LightBox's local REST API (``docs/api.md``) with an API token.
 
     ``session``: an outside ``httpx.AsyncClient`` (the caller closes it); otherwise the
@@ -87,14 +87,3 @@ class LocalClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> LocalClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
