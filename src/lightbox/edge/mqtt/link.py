@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -269,7 +268,6 @@ class MqttLink:
 
     async def _connected_session(self, client: aiomqtt.Client) -> None:
         async with client:
-            _no_delay(client)
             await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
             await client.subscribe(self.topics.cmd, qos=1)
             for topic in self._extension_of:
@@ -485,16 +483,6 @@ def _settle(client: aiomqtt.Client) -> None:
     future = getattr(client, "_disconnected", None)
     if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
         future.exception()
-
-
-def _no_delay(client: aiomqtt.Client) -> None:
-    """Send small packets (results, PUBACKs) at once: Nagle's algorithm with the peer's
-    delayed ACKs otherwise holds a result back for tens of milliseconds."""
-    paho = _paho_of(client)
-    sock = paho.socket() if paho is not None else None
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _paho_of(client: aiomqtt.Client) -> paho_mqtt.Client | None:
