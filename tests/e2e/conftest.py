@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.cloud_server import CloudServer
 from tests.e2e.server import LightBoxServer
 
 CHROMIUM = Path(os.environ.get("LIGHTBOX_CHROMIUM", "/usr/bin/chromium"))
@@ -128,3 +129,26 @@ def new_app(browser: Any, lightbox: LightBoxServer) -> Iterator[Callable[..., Ap
 def app(new_app: Callable[..., App]) -> App:
     """A signed-in app on the main view."""
     return new_app()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[CloudServer]:
+    """A local cloud with a LightBox registered to it (the dashboard tests)."""
+    with CloudServer(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A dashboard tab in a fresh context; fails the test on a JavaScript error."""
+    # bypass_csp: lets page.wait_for_function evaluate its predicate (the app sets a CSP)
+    context = browser.new_context(
+        viewport={"width": 1000, "height": PHONE["height"]}, bypass_csp=True
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"

@@ -6,37 +6,14 @@ through the relay, and check the LightBox's own state changed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.cloud_server import CloudServer
-from tests.e2e.conftest import PHONE, TIMEOUT_MS, wait_until
+from tests.e2e.conftest import TIMEOUT_MS, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[CloudServer]:
-    with CloudServer(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    # bypass_csp: lets page.wait_for_function evaluate its predicate (the app sets a CSP)
-    context = browser.new_context(
-        viewport={"width": 1000, "height": PHONE["height"]}, bypass_csp=True
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def test_sign_up_claim_and_control(cloud: CloudServer, page: Any) -> None:

@@ -92,6 +92,18 @@ export class CloudApi {
   catalog() { return this.request("GET", "/catalog"); }
   state(id) { return this.request("GET", `/devices/${encodeURIComponent(id)}/state`); }
   command(id, command) { return this.request("POST", `/devices/${encodeURIComponent(id)}/commands`, command); }
+  synced(id) { return this.request("GET", `/devices/${encodeURIComponent(id)}/synced`); }
+  telemetry(id, { since, until, bucket }) {
+    const q = new URLSearchParams({ since, until, bucket: String(bucket) });
+    return this.request("GET", `/devices/${encodeURIComponent(id)}/telemetry?${q}`);
+  }
+  updateStatus(id) { return this.request("GET", `/devices/${encodeURIComponent(id)}/update-status`); }
+  fleetSummary() { return this.request("GET", "/fleet/summary"); }
+  // admins only (403 for everyone else)
+  releases() { return this.request("GET", "/releases"); }
+  rollouts() { return this.request("GET", "/rollouts"); }
+  rollout(id) { return this.request("GET", `/rollouts/${encodeURIComponent(id)}`); }
+  rolloutAction(id, action) { return this.request("POST", `/rollouts/${encodeURIComponent(id)}/${action}`, action === "widen" ? {} : undefined); }
 }
 
 function commandId() {

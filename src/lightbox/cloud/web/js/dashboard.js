@@ -2,17 +2,22 @@
 // version), and one device's controls. The controls are the LightBox web app's own view
 // (/app/js/views/control.js), given a DeviceApi that goes through the cloud relay.
 // A device's state is polled every POLL_MS (GET /devices/{id}/state), presence with it.
+// Fleet parts (js/fleet.js): the fleet summary and, for admins, releases and rollouts on
+// the list page; synced state, telemetry charts and update status on a device page.
 
 import { busy, h, replace, showError, toast } from "/app/js/dom.js";
 import { Store } from "/app/js/store.js";
 import { mountControlView } from "/app/js/views/control.js";
 import { CloudApi, CloudLive, DeviceApi } from "./cloud-api.js";
+import { deviceInsights, fleetSummary, releasesSection } from "./fleet.js";
 
 const POLL_MS = 2000;
 const LIST_POLL_MS = 5000;
+const SYNC_POLL_MS = 5000;
+const TELEMETRY_POLL_MS = 60000;
 
 const cloud = new CloudApi({ onSignedOut: () => showAuth("Your session ended: please sign in again.") });
-let timer = null;
+let timers = [];
 let current = null;
 
 const $ = (id) => document.getElementById(id);
@@ -23,8 +28,8 @@ function showOnly(id) {
 }
 
 function stopPolling() {
-  if (timer) clearInterval(timer);
-  timer = null;
+  for (const t of timers) clearInterval(t);
+  timers = [];
   current = null;
 }
 
@@ -105,9 +110,13 @@ async function showDevices() {
       await refresh();
     }, form);
   });
-  replace($("view-devices"), h("h2", { id: "devices-title" }, "Your devices"), form, h("div", { class: "card" }, list, empty));
+  const fleet = fleetSummary(cloud);
+  replace($("view-devices"), h("h2", { id: "devices-title" }, "Your devices"), fleet.card, form, h("div", { class: "card" }, list, empty));
+  const view = $("view-devices");
+  delete view.dataset.admin;
 
   async function refresh() {
+    fleet.refresh();
     try {
       const devices = await cloud.devices();
       replace(list, ...devices.map(deviceRow));
@@ -117,7 +126,19 @@ async function showDevices() {
     }
   }
   await refresh();
-  timer = setInterval(refresh, LIST_POLL_MS);
+  timers.push(setInterval(refresh, LIST_POLL_MS));
+  // admins only: the API answers 403 to everyone else, and the section is not added
+  const started = timers;
+  try {
+    const admin = await releasesSection(cloud);
+    if (timers === started) view.dataset.admin = String(Boolean(admin));
+    if (admin && timers === started && !view.hidden) {
+      view.append(admin.section);
+      timers.push(setInterval(admin.refresh, LIST_POLL_MS));
+    }
+  } catch (err) {
+    if (err.status !== 401) toast(err.detail || err.message, { error: true });
+  }
 }
 
 // -- one device ------------------------------------------------------------------------
@@ -139,6 +160,13 @@ async function showDevice(deviceId) {
   });
   const view = mountControlView($("view-control"), session);
   view.show();
+  const insights = deviceInsights(cloud, deviceId);
+  let extra = $("device-insights");
+  if (!extra) {
+    extra = h("div", { id: "device-insights" });
+    $("view-device").append(extra);
+  }
+  replace(extra, ...insights.cards);
 
   async function poll() {
     if (current !== deviceId) return;
@@ -149,11 +177,13 @@ async function showDevice(deviceId) {
     }
     await store.load("state");
   }
-  await Promise.all([store.load("catalog"), poll()]);
+  await Promise.all([store.load("catalog"), poll(), insights.loadAll()]);
   if (store.errors.state && store.errors.state.status !== 404) {
     toast(`Could not load the state: ${store.errors.state.detail}`, { error: true });
   }
-  timer = setInterval(poll, POLL_MS);
+  timers.push(setInterval(poll, POLL_MS),
+    setInterval(() => { if (current === deviceId) insights.loadSync(); }, SYNC_POLL_MS),
+    setInterval(() => { if (current === deviceId) { insights.loadTelemetry(); insights.loadUpdates(); } }, TELEMETRY_POLL_MS));
 }
 
 // -- start-up --------------------------------------------------------------------------
