@@ -159,7 +159,7 @@ export function increases(points, name) {
 
 /** A line chart as inline SVG: `series` is [{at, value}], x from `since` to `until`. */
 export function lineChart({ metric, title, unit, series, since, until }) {
-  const W = 600, H = 150, L = 44, R = 8, T = 10, B = 22;
+  const W = 400, H = 160, L = 34, R = 6, T = 10, B = 20;
   const t0 = Date.parse(since), t1 = Date.parse(until);
   const max = Math.max(1e-9, ...series.map((p) => p.value));
   const top = max <= 0 ? 1 : niceMax(max);
@@ -174,8 +174,8 @@ export function lineChart({ metric, title, unit, series, since, until }) {
     svg("line", { x1: L, y1: y(top), x2: W - R, y2: y(top), class: "grid" }),
     svg("text", { x: L - 4, y: y(top) + 4, "text-anchor": "end", class: "tick" }, fmtTick(top)),
     svg("text", { x: L - 4, y: y(0) + 4, "text-anchor": "end", class: "tick" }, "0"),
-    svg("text", { x: L, y: H - 6, class: "tick" }, new Date(t0).toLocaleString()),
-    svg("text", { x: W - R, y: H - 6, "text-anchor": "end", class: "tick" }, new Date(t1).toLocaleString()));
+    svg("text", { x: L, y: H - 5, class: "tick" }, shortTime(t0, t1 - t0)),
+    svg("text", { x: W - R, y: H - 5, "text-anchor": "end", class: "tick" }, shortTime(t1, t1 - t0)));
   if (series.length > 1) {
     chart.append(svg("polyline", {
       class: "line", fill: "none",
@@ -191,6 +191,12 @@ export function lineChart({ metric, title, unit, series, since, until }) {
     h("figcaption", {}, h("strong", {}, title), " ",
       h("span", { class: "muted" }, last === null ? "no data in this range" : `latest ${fmtTick(last)} ${unit}`)),
     chart);
+}
+
+function shortTime(ms, spanMs) {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return spanMs > 86400_000 ? `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}` : time;
 }
 
 function niceMax(v) {
