@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import multiprocessing
 import os
 import random
 import sys
@@ -32,6 +33,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 from sqlalchemy import insert, text
@@ -172,163 +174,241 @@ def bytes_per_day(seed: int = 1) -> tuple[int, int, int]:
 
 
 # -- throughput -------------------------------------------------------------------------------
+#
+# Three kinds of process (multiprocessing, spawn): this one prepares the database and the
+# broker; ``workers`` cloud sync worker processes (what is measured: each a SyncWorker with
+# its own broker connection and database pool, as ``lightbox cloud run --sync-workers N``
+# starts them); and one load generator process simulating the devices, so the generator's
+# CPU is not charged to the worker.
 
 
-async def throughput(devices: int, paced_s: float, rate: int) -> tuple[float, float, float, float]:
-    """(updates/s in a burst, p50 ms, p99 ms at ``rate``) of one worker."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+def _worker_proc(
+    schema: str, url: str, user: str, password: str, ready: Any, stop: Any, profile: str
+) -> None:
+    async def run() -> None:
+        engine = create_engine(DATABASE_URL, schema=schema, pool_size=40)
+        worker = SyncWorker(
+            create_sessionmaker(engine),
+            url,
+            username=user,
+            password=password,
+            partitions=int(os.environ.get("BENCH_PARTITIONS", "32")),
+        )
+        await worker.start(wait_connected=20)
+        ready.release()
+        await asyncio.to_thread(stop.wait)
+        if os.environ.get("BENCH_DEBUG"):
+            stats = worker.stats
+            print(
+                f"worker {os.getpid()}: merged {stats.merged} in {stats.batches} transactions",
+                file=sys.stderr,
+            )
+        await worker.stop()
+        await engine.dispose()
+
+    if profile:
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            asyncio.run(run())
+        prof.dump_stats(f"{profile}.{os.getpid()}")
+    else:
+        asyncio.run(run())
+
+
+def _load_proc(
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    devices: int,
+    paced_s: float,
+    rate: int,
+    out: Any,
+) -> None:
+    out.put(asyncio.run(_load(host, port, user, password, devices, paced_s, rate)))
+
+
+async def _load(
+    host: str, port: int, user: str, password: str, devices: int, paced_s: float, rate: int
+) -> tuple[float, float, float, float]:
+    """The simulated devices: two bursts (one delta per device), then ``rate``/s paced."""
+    ids = [f"bench-{i:05d}" for i in range(devices)]
+    tops: dict[str, Timestamp | None] = dict.fromkeys(ids)
+    base = int(time.time() * 1000)
+    seq = [0]
+
+    def delta_for(device_id: str) -> bytes:
+        seq[0] += 1
+        ts = Timestamp(base + seq[0] // 50, seq[0] % 50, DEVICE)
+        regs = {"state.brightness": Register(seq[0] % 256, ts)}
+        if tops[device_id] is None:
+            regs["state.power"] = Register(True, ts)
+        payload = encode_message(SyncMessage(None, Delta(DEVICE, tops[device_id], ts, regs)))
+        tops[device_id] = ts
+        return payload
+
+    sent_at: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+    latencies: list[float] = []
+    acked = [0]
+    done = asyncio.Event()
+    want = [0]
+
+    async def listen(client: aiomqtt.Client) -> None:
+        async for m in client.messages:
+            device_id = m.topic.value.split("/")[1]
+            queue = sent_at.get(device_id)
+            if queue:
+                latencies.append((time.perf_counter() - queue.popleft()) * 1000)
+            acked[0] += 1
+            if acked[0] >= want[0]:
+                done.set()
+
+    def client(name: str) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            host,
+            port,
+            username=user,
+            password=password,
+            identifier=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+            max_queued_incoming_messages=0,
+            max_inflight_messages=1000,
+        )
+
+    publishers = [client(f"pub{k}") for k in range(PUBLISHERS)]
+    async with client("sub") as sub, contextlib.AsyncExitStack() as stack:
+        for p in publishers:
+            await stack.enter_async_context(p)
+        pub = publishers[0]
+        await sub.subscribe("lightbox/+/sync/down", qos=1)
+        reader = asyncio.create_task(listen(sub))
+
+        async def burst() -> float:
+            acked[0], want[0] = 0, devices
+            done.clear()
+            payloads = [(up_topic(i), delta_for(i)) for i in ids]
+            start = time.perf_counter()
+
+            async def share(k: int) -> None:
+                mine = payloads[k::PUBLISHERS]
+                for n in range(0, len(mine), 32):
+                    await asyncio.gather(
+                        *(publishers[k].publish(t, b, qos=1) for t, b in mine[n : n + 32])
+                    )
+
+            await asyncio.gather(*(share(k) for k in range(PUBLISHERS)))
+            await asyncio.wait_for(done.wait(), 120)
+            return devices / (time.perf_counter() - start)
+
+        await burst()  # first sync of every device: creates its row
+        rate_burst = await burst()
+        # paced: `rate` deltas a second, each device at most once in flight
+        latencies.clear()
+        total = int(rate * paced_s)
+        acked[0], want[0] = 0, total
+        done.clear()
+        start = time.perf_counter()
+        for n in range(total):
+            device_id = ids[n % devices]
+            target = start + n / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent_at[device_id].append(time.perf_counter())
+            await pub.publish(up_topic(device_id), delta_for(device_id), qos=1)
+        await asyncio.wait_for(done.wait(), 120)
+        paced_rate = total / (time.perf_counter() - start)
+        reader.cancel()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return rate_burst, paced_rate, p50, p99
+
+
+async def _prepare(schema: str, devices: int) -> None:
     admin = create_engine(DATABASE_URL)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(DATABASE_URL, schema=schema, pool_size=40)
+    await admin.dispose()
+    engine = create_engine(DATABASE_URL, schema=schema)
+    await upgrade(engine)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Device),
+            [
+                {
+                    "id": f"bench-{i:05d}",
+                    "name": f"bench-{i:05d}",
+                    "version": "0.1.0",
+                    "hardware": "bench",
+                    "registered_at": now,
+                    "online": True,
+                    "registration_secret_hash": "x" * 64,
+                }
+                for i in range(devices)
+            ],
+        )
+    await engine.dispose()
+
+
+async def _drop(schema: str) -> None:
+    admin = create_engine(DATABASE_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+def throughput(
+    devices: int, paced_s: float, rate: int, workers: int
+) -> tuple[float, float, float, float]:
+    """(updates/s in a burst, paced updates/s, p50 ms, p99 ms at ``rate``)."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    ctx = multiprocessing.get_context("spawn")
     tmp = tempfile.TemporaryDirectory()
     broker = LocalMosquitto(Path(tmp.name))
     broker.start()
-    worker: SyncWorker | None = None
+    stop = ctx.Event()
+    procs: list[Any] = []
     try:
-        await upgrade(engine)
-        ids = [f"bench-{i:05d}" for i in range(devices)]
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                [
-                    {
-                        "id": i,
-                        "name": i,
-                        "version": "0.1.0",
-                        "hardware": "bench",
-                        "registered_at": now,
-                        "online": True,
-                        "registration_secret_hash": "x" * 64,
-                    }
-                    for i in ids
-                ],
-            )
-        worker = SyncWorker(
-            create_sessionmaker(engine),
-            broker.url,
-            username=broker.cloud_username,
-            password=broker.cloud_password,
-            partitions=int(os.environ.get("BENCH_PARTITIONS", "64")),
-        )
-        await worker.start(wait_connected=20)
-        tops: dict[str, Timestamp | None] = dict.fromkeys(ids)
-        base = int(time.time() * 1000)
-        seq = [0]
-
-        def delta_for(device_id: str) -> bytes:
-            seq[0] += 1
-            ts = Timestamp(base + seq[0] // 50, seq[0] % 50, DEVICE)
-            regs = {"state.brightness": Register(seq[0] % 256, ts)}
-            if tops[device_id] is None:
-                regs["state.power"] = Register(True, ts)
-            payload = encode_message(SyncMessage(None, Delta(DEVICE, tops[device_id], ts, regs)))
-            tops[device_id] = ts
-            return payload
-
-        sent_at: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
-        latencies: list[float] = []
-        acked = [0]
-        done = asyncio.Event()
-        want = [0]
-
-        async def listen(client: aiomqtt.Client) -> None:
-            async for m in client.messages:
-                device_id = m.topic.value.split("/")[1]
-                queue = sent_at.get(device_id)
-                if queue:
-                    latencies.append((time.perf_counter() - queue.popleft()) * 1000)
-                acked[0] += 1
-                if acked[0] >= want[0]:
-                    done.set()
-
-        def client(name: str) -> aiomqtt.Client:
-            return aiomqtt.Client(
+        asyncio.run(_prepare(schema, devices))
+        ready = ctx.Semaphore(0)
+        profile = os.environ.get("BENCH_PROFILE", "")
+        args = (schema, broker.url, broker.cloud_username, broker.cloud_password)
+        for _ in range(workers):
+            proc = ctx.Process(target=_worker_proc, args=(*args, ready, stop, profile))
+            proc.start()
+            procs.append(proc)
+        for _ in range(workers):
+            if not ready.acquire(timeout=60):
+                raise RuntimeError("a sync worker process did not start")
+        out = ctx.Queue()
+        load = ctx.Process(
+            target=_load_proc,
+            args=(
                 broker.host,
                 broker.port,
-                username=broker.cloud_username,
-                password=broker.cloud_password,
-                identifier=f"bench-{name}-{uuid.uuid4().hex[:6]}",
-                max_queued_incoming_messages=0,
-                max_inflight_messages=1000,
-            )
-
-        publishers = [client(f"pub{k}") for k in range(PUBLISHERS)]
-        async with client("sub") as sub, contextlib.AsyncExitStack() as stack:
-            for p in publishers:
-                await stack.enter_async_context(p)
-            pub = publishers[0]
-            await sub.subscribe("lightbox/+/sync/down", qos=1)
-            reader = asyncio.create_task(listen(sub))
-
-            async def burst() -> float:
-                acked[0], want[0] = 0, devices
-                done.clear()
-                payloads = [(up_topic(i), delta_for(i)) for i in ids]
-                start = time.perf_counter()
-
-                async def share(k: int) -> None:
-                    mine = payloads[k::PUBLISHERS]
-                    for n in range(0, len(mine), 32):
-                        await asyncio.gather(
-                            *(publishers[k].publish(t, b, qos=1) for t, b in mine[n : n + 32])
-                        )
-
-                await asyncio.gather(*(share(k) for k in range(PUBLISHERS)))
-                published = time.perf_counter() - start
-                if os.environ.get("BENCH_DEBUG"):
-                    while not done.is_set():
-                        assert worker is not None
-                        print(
-                            f"  t={time.perf_counter() - start:.1f} merged "
-                            f"{worker.stats.merged} replies {worker.stats.replies} "
-                            f"acked {acked[0]}",
-                            file=sys.stderr,
-                        )
-                        await asyncio.sleep(1.0)
-                await asyncio.wait_for(done.wait(), 120)
-                if os.environ.get("BENCH_DEBUG"):
-                    assert worker is not None
-                    print(
-                        f"published in {published:.2f} s, merged {worker.stats.merged}, "
-                        f"acked in {time.perf_counter() - start:.2f} s",
-                        file=sys.stderr,
-                    )
-                return devices / (time.perf_counter() - start)
-
-            await burst()  # first sync of every device: creates its row
-            rate_burst = await burst()
-            # paced: `rate` deltas a second, each device at most once in flight
-            latencies.clear()
-            total = int(rate * paced_s)
-            acked[0], want[0] = 0, total
-            done.clear()
-            start = time.perf_counter()
-            for n in range(total):
-                device_id = ids[n % devices]
-                target = start + n / rate
-                delay = target - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                sent_at[device_id].append(time.perf_counter())
-                await pub.publish(up_topic(device_id), delta_for(device_id), qos=1)
-            await asyncio.wait_for(done.wait(), 120)
-            paced_rate = total / (time.perf_counter() - start)
-            reader.cancel()
-        latencies.sort()
-        p50 = latencies[len(latencies) // 2]
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        return rate_burst, paced_rate, p50, p99
+                broker.cloud_username,
+                broker.cloud_password,
+                devices,
+                paced_s,
+                rate,
+                out,
+            ),
+        )
+        load.start()
+        result: tuple[float, float, float, float] = out.get(timeout=600)
+        load.join(10)
+        return result
     finally:
-        if worker is not None:
-            await worker.stop()
+        stop.set()
+        for proc in procs:
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
         broker.stop()
         tmp.cleanup()
-        await engine.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+        asyncio.run(_drop(schema))
 
 
 def main() -> None:
@@ -336,6 +416,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="under a minute")
     parser.add_argument("--devices", type=int, default=None, help="10,000 (--quick: 2,000)")
     parser.add_argument("--rate", type=int, default=2_000, help="paced deltas per second")
+    parser.add_argument(
+        "--sync-workers", type=int, default=1, help="worker processes of the cloud instance"
+    )
     args = parser.parse_args()
     delta, full, telemetry = bytes_per_day()
     pct = 100 * delta / full
@@ -343,8 +426,12 @@ def main() -> None:
     print(f"telemetry (separately): {telemetry} B per day at one sample a minute")
     devices = args.devices or (2_000 if args.quick else 10_000)
     paced_s = 3.0 if args.quick else 10.0
-    rate, paced, p50, p99 = asyncio.run(throughput(devices, paced_s, args.rate))
-    print(f"one cloud instance, {devices} devices: burst {rate:.0f} updates/s")
+    workers = args.sync_workers
+    rate, paced, p50, p99 = throughput(devices, paced_s, args.rate, workers)
+    print(
+        f"one cloud instance ({workers} sync worker process{'es' if workers > 1 else ''}, "
+        f"load generator in its own process), {devices} devices: burst {rate:.0f} updates/s"
+    )
     print(
         f"offered {args.rate}/s for {paced_s:.0f} s: {paced:.0f} updates/s achieved, "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"

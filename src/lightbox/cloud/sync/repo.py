@@ -13,14 +13,27 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    Boolean,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lightbox.cloud.db import DeviceSync, Telemetry
+from lightbox.cloud.db import Device, DeviceSync, Telemetry
 from lightbox.cloud.sync.merge import Answer, answer, edit, next_delta
 from lightbox.sync import CLOUD, Document, PeerMarks, decode, encode, restore, snapshot
 from lightbox.sync.messages import SyncMessage
@@ -30,6 +43,27 @@ __all__ = ["Pending", "SyncRepo", "Synced"]
 logger = logging.getLogger(__name__)
 
 _EMPTY = snapshot(Document(), origin=CLOUD)
+_SYNC = cast(Table, DeviceSync.__table__)
+_DEVICES = cast(Table, Device.__table__)
+_UPDATE = (
+    update(_SYNC)
+    .where(_SYNC.c.device_id == bindparam("p_key"))
+    .values(
+        document=bindparam("p_document", type_=LargeBinary),
+        received=bindparam("p_received", type_=String),
+        acked=bindparam("p_acked", type_=String),
+        sent=bindparam("p_sent", type_=String),
+        updated_at=bindparam("p_updated_at", type_=_SYNC.c.updated_at.type),
+        last_sync_at=func.coalesce(
+            bindparam("p_synced", type_=_SYNC.c.last_sync_at.type), _SYNC.c.last_sync_at
+        ),
+        pending_down=case(
+            (bindparam("p_clear", type_=Boolean), false()), else_=_SYNC.c.pending_down
+        ),
+        last_error=func.coalesce(bindparam("p_error", type_=String), _SYNC.c.last_error),
+    )
+)
+"""One device's row written back after a merge (executemany over a batch)."""
 
 
 def _utcnow() -> datetime:
@@ -114,23 +148,98 @@ class SyncRepo:
 
         ``None`` when the device is unknown to the cloud (not registered).
         """
-        try:
-            async with self._sessions() as session, session.begin():
-                row = await self._lock(session, device_id)
-                doc, marks = self._state(row)
-                result = answer(doc, marks, message)
-                self._store(row, result.document, result.marks)
+        return (await self.merge_many([(device_id, message)]))[0]
+
+    async def merge_many(self, messages: Sequence[tuple[str, SyncMessage]]) -> list[Answer | None]:
+        """Merge a batch of messages (several devices, in arrival order) in ONE transaction.
+
+        Group commit: the rows of every device in the batch are created if missing (only for
+        registered devices), then locked with ``SELECT ... FOR UPDATE`` in device id order
+        (two instances locking overlapping batches cannot deadlock), each device's messages
+        are answered in order, and the rows are written back with one ``executemany``.
+        Plain SQL (SQLAlchemy Core), no ORM objects. The answers come back in the order of
+        ``messages`` (``None``: unknown device); publish the replies after this returns.
+        """
+        if not messages:
+            return []
+        ids = sorted({device_id for device_id, _ in messages})
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            conn = await session.connection()
+            dialect = conn.dialect.name
+            source = (
+                select(
+                    _DEVICES.c.id,
+                    literal(_EMPTY, LargeBinary),
+                    false(),
+                    literal(now, _SYNC.c.updated_at.type),
+                )
+                .where(_DEVICES.c.id.in_(ids))
+                .order_by(_DEVICES.c.id)
+            )
+            columns = ["device_id", "document", "pending_down", "updated_at"]
+            create: Any
+            if dialect == "postgresql":
+                create = postgresql.insert(_SYNC).from_select(columns, source)
+            else:
+                create = sqlite.insert(_SYNC).from_select(columns, source)
+            await conn.execute(create.on_conflict_do_nothing())
+            query = (
+                select(
+                    _SYNC.c.device_id,
+                    _SYNC.c.document,
+                    _SYNC.c.received,
+                    _SYNC.c.acked,
+                    _SYNC.c.sent,
+                )
+                .where(_SYNC.c.device_id.in_(ids))
+                .order_by(_SYNC.c.device_id)
+                .with_for_update()
+            )
+            states: dict[str, tuple[Document, PeerMarks]] = {}
+            for row in await conn.execute(query):
+                marks = PeerMarks(_ts(row.received), _ts(row.acked), _ts(row.sent))
+                states[row.device_id] = (restore(row.document), marks)
+            answers: list[Answer | None] = []
+            writes: dict[str, dict[str, Any]] = {}
+            for device_id, message in messages:
+                state = states.get(device_id)
+                if state is None:
+                    answers.append(None)
+                    continue
+                result = answer(state[0], state[1], message)
+                states[device_id] = (result.document, result.marks)
+                answers.append(result)
+                write = writes.setdefault(
+                    device_id,
+                    {"p_key": device_id, "p_synced": None, "p_clear": False, "p_error": None},
+                )
                 if result.merged:
-                    row.last_sync_at = self._clock()
+                    write["p_synced"] = now
                 if result.reply is not None and result.reply.delta is not None:
-                    row.pending_down = False
+                    write["p_clear"] = True
                 if result.error:
-                    row.last_error = result.error[:500]
+                    write["p_error"] = result.error[:500]
                     logger.warning("device %s: %s", device_id, result.error)
-            return result
-        except IntegrityError:
-            logger.warning("device %s: sync message from an unknown device dropped", device_id)
-            return None
+            if writes:
+                params = []
+                for device_id, write in writes.items():
+                    doc, marks = states[device_id]
+                    params.append(
+                        {
+                            **write,
+                            "p_document": snapshot(doc, origin=CLOUD),
+                            "p_received": encode(marks.received) if marks.received else None,
+                            "p_acked": encode(marks.acked) if marks.acked else None,
+                            "p_sent": encode(marks.sent) if marks.sent else None,
+                            "p_updated_at": now,
+                        }
+                    )
+                await conn.execute(_UPDATE, params)
+        for (device_id, _), got in zip(messages, answers, strict=True):
+            if got is None:
+                logger.warning("device %s: sync message from an unknown device dropped", device_id)
+        return answers
 
     async def rewind(self, device_id: str) -> None:
         """A reply could not be published: send again from the acknowledged point."""

@@ -4,7 +4,9 @@
 ``lightbox/+/sync/up`` and ``lightbox/+/telemetry`` (``$share/lightbox-cloud/...``: each
 message goes to one instance of the group). A message is queued on one of ``partitions``
 worker tasks chosen by device id, so one device's messages are merged in order on this
-instance while different devices are merged in parallel; the row lock
+instance while different devices are merged in parallel; a partition task takes the
+messages waiting in its queue (up to ``batch``) and merges them in ONE transaction (group
+commit, :meth:`~lightbox.cloud.sync.repo.SyncRepo.merge_many`); the row lock
 (:class:`~lightbox.cloud.sync.repo.SyncRepo`) orders them across instances. The reply
 (ack and cloud delta) goes to ``lightbox/<id>/sync/down`` after the commit.
 
@@ -36,6 +38,7 @@ from lightbox.cloud.sync.repo import SyncRepo, _utcnow
 from lightbox.protocol.topics import PREFIX
 from lightbox.sync import SyncError
 from lightbox.sync.messages import (
+    SyncMessage,
     decode_message,
     decode_telemetry,
     device_of,
@@ -56,6 +59,8 @@ class WorkerStats:
     replies: int = 0
     telemetry: int = 0
     dropped: int = 0
+    batches: int = 0
+    """Group commits (``merged / batches``: messages per transaction)."""
     latencies_ms: list[float] = field(default_factory=list)
     keep_latencies: bool = False
 
@@ -72,6 +77,7 @@ class SyncWorker:
         password: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         partitions: int = 32,
+        batch: int = 64,
         sweep_s: float = 1.0,
         prefix: str = PREFIX,
         clock: Callable[[], datetime] = _utcnow,
@@ -93,6 +99,7 @@ class SyncWorker:
         )
         self._queues: list[asyncio.Queue[_Job]] = [asyncio.Queue() for _ in range(partitions)]
         self._sweep_s = sweep_s
+        self._batch = max(1, batch)
         self._tasks: list[asyncio.Task[None]] = []
         self._kick = asyncio.Event()
         self.stats = WorkerStats()
@@ -140,32 +147,51 @@ class SyncWorker:
 
     async def _work(self, queue: asyncio.Queue[_Job]) -> None:
         while True:
-            kind, device_id, payload, started = await queue.get()
+            jobs = [await queue.get()]
+            while len(jobs) < self._batch and not queue.empty():
+                jobs.append(queue.get_nowait())
+            syncs = [job for job in jobs if job[0] == "sync"]
             try:
-                if kind == "sync":
-                    await self._sync(device_id, payload, started)
-                else:
-                    await self._telemetry(device_id, payload)
+                if syncs:
+                    await self._sync(syncs)
             except Exception:
-                self.stats.dropped += 1
-                logger.exception("device %s: %s message failed", device_id, kind)
+                self.stats.dropped += len(syncs)
+                logger.exception("a batch of %d sync messages failed", len(syncs))
+            for kind, device_id, payload, _ in jobs:
+                if kind == "sync":
+                    continue
+                try:
+                    await self._telemetry(device_id, payload)
+                except Exception:
+                    self.stats.dropped += 1
+                    logger.exception("device %s: telemetry message failed", device_id)
 
-    async def _sync(self, device_id: str, payload: bytes, started: float) -> None:
-        try:
-            message = decode_message(payload)
-        except SyncError as err:
-            self.stats.dropped += 1
-            logger.warning("device %s: bad sync message dropped: %s", device_id, err)
-            return
-        result = await self.repo.merge(device_id, message)
-        if result is None:
-            self.stats.dropped += 1
-            return
-        self.stats.merged += 1
-        if result.reply is not None:
-            await self._send(device_id, encode_message(result.reply))
+    async def _sync(self, jobs: list[_Job]) -> None:
+        """One group commit for the batch, then the replies (after the commit)."""
+        batch: list[tuple[str, SyncMessage]] = []
+        started: list[float] = []
+        for _, device_id, payload, at in jobs:
+            try:
+                batch.append((device_id, decode_message(payload)))
+                started.append(at)
+            except SyncError as err:
+                self.stats.dropped += 1
+                logger.warning("device %s: bad sync message dropped: %s", device_id, err)
+        results = await self.repo.merge_many(batch)
+        self.stats.batches += 1
+        replies = []
+        for (device_id, _), result in zip(batch, results, strict=True):
+            if result is None:
+                self.stats.dropped += 1
+                continue
+            self.stats.merged += 1
+            if result.reply is not None:
+                replies.append(self._send(device_id, encode_message(result.reply)))
+        # published concurrently (in order: each call hands its packet to the client at once)
+        await asyncio.gather(*replies)
         if self.stats.keep_latencies:
-            self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+            now = time.perf_counter()
+            self.stats.latencies_ms.extend((now - at) * 1000 for at in started)
 
     async def _send(self, device_id: str, payload: bytes) -> None:
         try:
