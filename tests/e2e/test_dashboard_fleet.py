@@ -24,13 +24,19 @@ PASSWORD = "correct horse battery"
 SYNC_TIMEOUT_MS = 15_000
 
 
-def sign_up(page: Any, cloud: CloudServer) -> str:
+def sign_up(page: Any, cloud: CloudServer, *, navigate: bool = True) -> str:
     email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{cloud.url}/")
+    if navigate:
+        page.goto(f"{cloud.url}/")
+    page.wait_for_selector("#view-auth:not([hidden])")
     page.fill("#signup-email", email)
     page.fill("#signup-password", PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    page.wait_for_selector("#view-devices:not([hidden])")
+    try:
+        page.wait_for_selector("#view-devices:not([hidden])")
+    except Exception as err:
+        problem = page.locator("#signup-form .error").all_inner_texts()
+        raise AssertionError(f"sign-up failed: {problem!r}; url {page.url}") from err
     return email
 
 
@@ -199,6 +205,7 @@ def test_admins_see_and_widen_rollouts_others_do_not(cloud: CloudServer, page: A
 
     # someone else: no such section
     page.get_by_role("button", name="Sign out").click()
-    sign_up(page, cloud)
+    page.wait_for_function("!localStorage.getItem('lightbox.cloud.tokens')")
+    sign_up(page, cloud, navigate=False)
     page.wait_for_selector("#view-devices[data-admin='false']")
     assert page.locator("#admin-releases").count() == 0
