@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lightbox.cloud.db import Device, DeviceSync, Telemetry
 from lightbox.cloud.sync.merge import Answer, answer, edit, next_delta
@@ -64,6 +64,47 @@ _UPDATE = (
     )
 )
 """One device's row written back after a merge (executemany over a batch)."""
+
+# the same three statements for asyncpg (PostgreSQL), prepared once per connection
+_PG_CREATE = """
+INSERT INTO device_sync (device_id, document, pending_down, updated_at)
+SELECT id, $2::bytea, false, $3 FROM devices WHERE id = ANY($1::varchar[]) ORDER BY id
+ON CONFLICT DO NOTHING
+"""
+_PG_LOCK = """
+SELECT device_id, document, received, acked, sent FROM device_sync
+WHERE device_id = ANY($1::varchar[]) ORDER BY device_id FOR UPDATE
+"""
+_PG_UPDATE = """
+UPDATE device_sync SET document = $2, received = $3, acked = $4, sent = $5, updated_at = $6,
+    last_sync_at = coalesce($7, last_sync_at),
+    pending_down = CASE WHEN $8::boolean THEN false ELSE pending_down END,
+    last_error = coalesce($9, last_error)
+WHERE device_id = $1
+"""
+
+
+def _row_state(
+    document: bytes, received: str | None, acked: str | None, sent: str | None
+) -> tuple[Document, PeerMarks]:
+    return restore(document), PeerMarks(_ts(received), _ts(acked), _ts(sent))
+
+
+def _create_rows(dialect: str, ids: list[str], now: datetime) -> Any:
+    """``INSERT ... SELECT`` the missing rows of registered devices (Core, any dialect)."""
+    source = (
+        select(
+            _DEVICES.c.id,
+            literal(_EMPTY, LargeBinary),
+            false(),
+            literal(now, _SYNC.c.updated_at.type),
+        )
+        .where(_DEVICES.c.id.in_(ids))
+        .order_by(_DEVICES.c.id)
+    )
+    columns = ["device_id", "document", "pending_down", "updated_at"]
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_(_SYNC).from_select(columns, source).on_conflict_do_nothing()
 
 
 def _utcnow() -> datetime:
@@ -156,90 +197,118 @@ class SyncRepo:
         Group commit: the rows of every device in the batch are created if missing (only for
         registered devices), then locked with ``SELECT ... FOR UPDATE`` in device id order
         (two instances locking overlapping batches cannot deadlock), each device's messages
-        are answered in order, and the rows are written back with one ``executemany``.
-        Plain SQL (SQLAlchemy Core), no ORM objects. The answers come back in the order of
-        ``messages`` (``None``: unknown device); publish the replies after this returns.
+        are answered in order, and the rows are written back in one ``executemany``. Plain
+        SQL: on PostgreSQL straight through asyncpg (prepared statements, the engine's raw
+        connection), elsewhere SQLAlchemy Core; no ORM objects. The answers come back in
+        the order of ``messages`` (``None``: unknown device); publish the replies only after
+        this returns (the commit).
         """
         if not messages:
             return []
         ids = sorted({device_id for device_id, _ in messages})
         now = self._clock()
-        async with self._sessions() as session, session.begin():
-            conn = await session.connection()
-            dialect = conn.dialect.name
-            source = (
-                select(
-                    _DEVICES.c.id,
-                    literal(_EMPTY, LargeBinary),
-                    false(),
-                    literal(now, _SYNC.c.updated_at.type),
-                )
-                .where(_DEVICES.c.id.in_(ids))
-                .order_by(_DEVICES.c.id)
-            )
-            columns = ["device_id", "document", "pending_down", "updated_at"]
-            create: Any
-            if dialect == "postgresql":
-                create = postgresql.insert(_SYNC).from_select(columns, source)
-            else:
-                create = sqlite.insert(_SYNC).from_select(columns, source)
-            await conn.execute(create.on_conflict_do_nothing())
-            query = (
-                select(
-                    _SYNC.c.device_id,
-                    _SYNC.c.document,
-                    _SYNC.c.received,
-                    _SYNC.c.acked,
-                    _SYNC.c.sent,
-                )
-                .where(_SYNC.c.device_id.in_(ids))
-                .order_by(_SYNC.c.device_id)
-                .with_for_update()
-            )
-            states: dict[str, tuple[Document, PeerMarks]] = {}
-            for row in await conn.execute(query):
-                marks = PeerMarks(_ts(row.received), _ts(row.acked), _ts(row.sent))
-                states[row.device_id] = (restore(row.document), marks)
-            answers: list[Answer | None] = []
-            writes: dict[str, dict[str, Any]] = {}
-            for device_id, message in messages:
-                state = states.get(device_id)
-                if state is None:
-                    answers.append(None)
-                    continue
-                result = answer(state[0], state[1], message)
-                states[device_id] = (result.document, result.marks)
-                answers.append(result)
-                write = writes.setdefault(
-                    device_id,
-                    {"p_key": device_id, "p_synced": None, "p_clear": False, "p_error": None},
-                )
-                if result.merged:
-                    write["p_synced"] = now
-                if result.reply is not None and result.reply.delta is not None:
-                    write["p_clear"] = True
-                if result.error:
-                    write["p_error"] = result.error[:500]
-                    logger.warning("device %s: %s", device_id, result.error)
-            if writes:
-                params = []
-                for device_id, write in writes.items():
-                    doc, marks = states[device_id]
-                    params.append(
-                        {
-                            **write,
-                            "p_document": snapshot(doc, origin=CLOUD),
-                            "p_received": encode(marks.received) if marks.received else None,
-                            "p_acked": encode(marks.acked) if marks.acked else None,
-                            "p_sent": encode(marks.sent) if marks.sent else None,
-                            "p_updated_at": now,
-                        }
+        bind = self._sessions.kw.get("bind")
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            async with bind.connect() as conn:
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                async with raw.transaction():
+                    await raw.execute(_PG_CREATE, ids, _EMPTY, now)
+                    rows = await raw.fetch(_PG_LOCK, ids)
+                    states = {
+                        r["device_id"]: _row_state(
+                            r["document"], r["received"], r["acked"], r["sent"]
+                        )
+                        for r in rows
+                    }
+                    answers, writes = self._answer(messages, states, now)
+                    if writes:
+                        await raw.executemany(
+                            _PG_UPDATE,
+                            [
+                                (
+                                    w["p_key"],
+                                    w["p_document"],
+                                    w["p_received"],
+                                    w["p_acked"],
+                                    w["p_sent"],
+                                    w["p_updated_at"],
+                                    w["p_synced"],
+                                    w["p_clear"],
+                                    w["p_error"],
+                                )
+                                for w in writes
+                            ],
+                        )
+        else:
+            async with self._sessions() as session, session.begin():
+                conn2 = await session.connection()
+                await conn2.execute(_create_rows(conn2.dialect.name, ids, now))
+                query = (
+                    select(
+                        _SYNC.c.device_id,
+                        _SYNC.c.document,
+                        _SYNC.c.received,
+                        _SYNC.c.acked,
+                        _SYNC.c.sent,
                     )
-                await conn.execute(_UPDATE, params)
+                    .where(_SYNC.c.device_id.in_(ids))
+                    .order_by(_SYNC.c.device_id)
+                    .with_for_update()
+                )
+                states = {
+                    r.device_id: _row_state(r.document, r.received, r.acked, r.sent)
+                    for r in await conn2.execute(query)
+                }
+                answers, writes = self._answer(messages, states, now)
+                if writes:
+                    await conn2.execute(_UPDATE, writes)
         for (device_id, _), got in zip(messages, answers, strict=True):
             if got is None:
                 logger.warning("device %s: sync message from an unknown device dropped", device_id)
         return answers
+
+    def _answer(
+        self,
+        messages: Sequence[tuple[str, SyncMessage]],
+        states: dict[str, tuple[Document, PeerMarks]],
+        now: datetime,
+    ) -> tuple[list[Answer | None], list[dict[str, Any]]]:
+        """The pure part of :meth:`merge_many`: answers, and each changed row's new values."""
+        answers: list[Answer | None] = []
+        flags: dict[str, dict[str, Any]] = {}
+        for device_id, message in messages:
+            state = states.get(device_id)
+            if state is None:
+                answers.append(None)
+                continue
+            result = answer(state[0], state[1], message)
+            states[device_id] = (result.document, result.marks)
+            answers.append(result)
+            write = flags.setdefault(
+                device_id, {"p_key": device_id, "p_synced": None, "p_clear": False, "p_error": None}
+            )
+            if result.merged:
+                write["p_synced"] = now
+            if result.reply is not None and result.reply.delta is not None:
+                write["p_clear"] = True
+            if result.error:
+                write["p_error"] = result.error[:500]
+                logger.warning("device %s: %s", device_id, result.error)
+        writes = []
+        for device_id, write in flags.items():
+            doc, marks = states[device_id]
+            writes.append(
+                {
+                    **write,
+                    "p_document": snapshot(doc, origin=CLOUD),
+                    "p_received": encode(marks.received) if marks.received else None,
+                    "p_acked": encode(marks.acked) if marks.acked else None,
+                    "p_sent": encode(marks.sent) if marks.sent else None,
+                    "p_updated_at": now,
+                }
+            )
+        return answers, writes
 
     async def rewind(self, device_id: str) -> None:
         """A reply could not be published: send again from the acknowledged point."""
