@@ -34,14 +34,15 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiomqtt
 from sqlalchemy import insert, text
 
 from lightbox.cloud.broker.local import LocalMosquitto
-from lightbox.cloud.db import Device, create_engine, create_sessionmaker
+from lightbox.cloud.db import Device, create_engine
 from lightbox.cloud.db.migrate import upgrade
-from lightbox.cloud.sync import SyncWorker
+from lightbox.cloud.sync import SyncWorkerPool, WorkerSpec
 from lightbox.cloud.sync.merge import answer
 from lightbox.protocol.settings import Settings
 from lightbox.protocol.state import State
@@ -180,42 +181,6 @@ def bytes_per_day(seed: int = 1) -> tuple[int, int, int]:
 # its own broker connection and database pool, as ``lightbox cloud run --sync-workers N``
 # starts them); and one load generator process simulating the devices, so the generator's
 # CPU is not charged to the worker.
-
-
-def _worker_proc(
-    schema: str, url: str, user: str, password: str, ready: Any, stop: Any, profile: str
-) -> None:
-    async def run() -> None:
-        engine = create_engine(DATABASE_URL, schema=schema, pool_size=40)
-        worker = SyncWorker(
-            create_sessionmaker(engine),
-            url,
-            username=user,
-            password=password,
-            partitions=int(os.environ.get("BENCH_PARTITIONS", "32")),
-            batch=int(os.environ.get("BENCH_BATCH", "64")),
-        )
-        await worker.start(wait_connected=20)
-        ready.release()
-        await asyncio.to_thread(stop.wait)
-        if os.environ.get("BENCH_DEBUG"):
-            stats = worker.stats
-            print(
-                f"worker {os.getpid()}: merged {stats.merged} in {stats.batches} transactions, "
-                f"{time.process_time():.1f} s CPU",
-                file=sys.stderr,
-            )
-        await worker.stop()
-        await engine.dispose()
-
-    if profile:
-        import cProfile
-
-        with cProfile.Profile() as prof:
-            asyncio.run(run())
-        prof.dump_stats(f"{profile}.{os.getpid()}")
-    else:
-        asyncio.run(run())
 
 
 def _load_proc(
@@ -387,20 +352,23 @@ def throughput(
     tmp = tempfile.TemporaryDirectory()
     broker = LocalMosquitto(Path(tmp.name))
     broker.start()
-    stop = ctx.Event()
-    procs: list[Any] = []
+    pool = SyncWorkerPool(
+        WorkerSpec(
+            database_url=DATABASE_URL,
+            mqtt_url=f"mqtt://{quote(broker.cloud_username, safe='')}:"
+            f"{quote(broker.cloud_password, safe='')}@{broker.host}:{broker.port}",
+            instance_id="bench",
+            partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
+            batch=int(os.environ.get("BENCH_BATCH", "256")),
+            pool_size=10,
+            schema=schema,
+            log_level="info" if os.environ.get("BENCH_DEBUG") else "warning",
+        ),
+        workers,
+    )
     try:
         asyncio.run(_prepare(schema, devices))
-        ready = ctx.Semaphore(0)
-        profile = os.environ.get("BENCH_PROFILE", "")
-        args = (schema, broker.url, broker.cloud_username, broker.cloud_password)
-        for _ in range(workers):
-            proc = ctx.Process(target=_worker_proc, args=(*args, ready, stop, profile))
-            proc.start()
-            procs.append(proc)
-        for _ in range(workers):
-            if not ready.acquire(timeout=60):
-                raise RuntimeError("a sync worker process did not start")
+        asyncio.run(pool.start())
         out = ctx.Queue()
         load = ctx.Process(
             target=_load_proc,
@@ -420,11 +388,7 @@ def throughput(
         load.join(10)
         return result
     finally:
-        stop.set()
-        for proc in procs:
-            proc.join(15)
-            if proc.is_alive():
-                proc.kill()
+        asyncio.run(pool.stop())
         broker.stop()
         tmp.cleanup()
         asyncio.run(_drop(schema))

@@ -125,6 +125,14 @@ def run(
     apply_migrations: Annotated[
         bool, typer.Option("--migrate", help="Apply migrations before start.")
     ] = False,
+    sync_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--sync-workers",
+            min=1,
+            help="Sync worker processes (state sync throughput; PostgreSQL). Default 1.",
+        ),
+    ] = None,
 ) -> None:
     """Run one stateless cloud instance until SIGTERM or Ctrl-C."""
     import os
@@ -145,6 +153,7 @@ def run(
         public_url=public_url,
         data_dir=data_dir,
         jwt_secret=jwt_secret,
+        sync_workers=sync_workers,
     )
     assert isinstance(cfg, CloudConfig)
     logs.configure(cfg.log_level, cfg.log_format, instance=cfg.instance_id)

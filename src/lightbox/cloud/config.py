@@ -89,6 +89,15 @@ class CloudConfig(BaseSettings):
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     claim_code_ttl_s: int = Field(default=600, ge=30, le=24 * 3600)
     instance_id: str = Field(default_factory=_default_instance_id, min_length=1, max_length=64)
+    sync_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Sync worker processes of this instance (1: in the API process).",
+    )
+    sync_partitions: int = Field(
+        default=4, ge=1, le=256, description="Concurrent merge transactions per sync worker."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
