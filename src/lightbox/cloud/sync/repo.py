@@ -213,8 +213,16 @@ class SyncRepo:
                 raw: Any = (await conn.get_raw_connection()).driver_connection
                 assert raw is not None
                 async with raw.transaction():
-                    await raw.execute(_PG_CREATE, ids, _EMPTY, now)
+                    # lock what exists; create what is missing, then lock that (the usual
+                    # batch has every row: one statement). Deadlock-free: a transaction
+                    # holds no row it created while it waits in the first lock, and
+                    # both steps go in device id order.
                     rows = await raw.fetch(_PG_LOCK, ids)
+                    if len(rows) < len(ids):
+                        found = {r["device_id"] for r in rows}
+                        missing = [i for i in ids if i not in found]
+                        await raw.execute(_PG_CREATE, missing, _EMPTY, now)
+                        rows = [*rows, *await raw.fetch(_PG_LOCK, missing)]
                     states = {
                         r["device_id"]: _row_state(
                             r["document"], r["received"], r["acked"], r["sent"]
