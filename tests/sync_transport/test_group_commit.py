@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import insert
 
+from lightbox.cloud.broker.local import LocalMosquitto
 from lightbox.cloud.db import Device, create_engine, create_sessionmaker
 from lightbox.cloud.db.migrate import upgrade
-from lightbox.cloud.sync import SyncRepo
+from lightbox.cloud.sync import SyncRepo, SyncWorkerPool, WorkerSpec
 from lightbox.sync import DEVICE, Delta, Register, Timestamp
-from lightbox.sync.messages import SyncMessage
+from lightbox.sync.messages import SyncMessage, encode_message, up_topic
+from tests.cloud.broker.helpers import cloud_client
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +134,56 @@ async def test_merge_many_concurrent_batches_do_not_deadlock(pg_url: str, schema
             assert synced.document.values()["state.k8"] == 8
     finally:
         await engine.dispose()
+
+
+async def test_worker_processes_answer(pg_url: str, schema: str, broker: LocalMosquitto) -> None:
+    """``sync_workers``: two worker processes on the shared subscription, every delta of
+    ten devices acknowledged once (whichever process took it)."""
+    engine = create_engine(pg_url, schema=schema)
+    ids = [f"box-{i:02d}" for i in range(10)]
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(Device),
+                [
+                    {
+                        "id": i,
+                        "name": i,
+                        "version": "0.1.0",
+                        "hardware": "test",
+                        "registered_at": now,
+                        "online": True,
+                        "registration_secret_hash": "x" * 64,
+                    }
+                    for i in ids
+                ],
+            )
+    finally:
+        await engine.dispose()
+    user, password = quote(broker.cloud_username, safe=""), quote(broker.cloud_password, safe="")
+    pool = SyncWorkerPool(
+        WorkerSpec(
+            database_url=pg_url,
+            mqtt_url=f"mqtt://{user}:{password}@{broker.host}:{broker.port}",
+            instance_id="test",
+            schema=schema,
+            pool_size=2,
+        ),
+        2,
+    )
+    await pool.start(wait_s=60)
+    try:
+        async with cloud_client(broker) as device_side:
+            await device_side.subscribe("lightbox/+/sync/down", qos=1)
+            for i in ids:
+                message, _ = delta(None, 1, 7)
+                await device_side.publish(up_topic(i), encode_message(message), qos=1)
+            acked: set[str] = set()
+            async with asyncio.timeout(30):
+                async for m in device_side.messages:
+                    acked.add(m.topic.value.split("/")[1])
+                    if acked == set(ids):
+                        break
+    finally:
+        await pool.stop()

@@ -21,6 +21,8 @@ __all__ = ["SyncWorkerPool", "WorkerSpec"]
 
 logger = logging.getLogger(__name__)
 
+READY_TIMEOUT_S = 20.0
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
@@ -62,6 +64,10 @@ async def _serve(spec: WorkerSpec, index: int, ready: Any, stop: Any) -> None:
     )
     try:
         await worker.start()
+        try:  # ready once subscribed (the worker keeps retrying if the broker is down)
+            await worker.connection.wait_connected(READY_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("sync worker %s: broker not reachable yet; retrying", index)
         ready.release()
         await asyncio.to_thread(stop.wait)
     finally:

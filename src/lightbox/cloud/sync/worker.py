@@ -155,8 +155,16 @@ class SyncWorker:
                 if syncs:
                     await self._sync(syncs)
             except Exception:
-                self.stats.dropped += len(syncs)
                 logger.exception("a batch of %d sync messages failed", len(syncs))
+                if len(syncs) > 1:  # one bad message must not cost the others: one by one
+                    for job in syncs:
+                        try:
+                            await self._sync([job])
+                        except Exception:
+                            self.stats.dropped += 1
+                            logger.exception("device %s: sync message failed", job[1])
+                else:
+                    self.stats.dropped += 1
             for kind, device_id, payload, _ in jobs:
                 if kind == "sync":
                     continue
