@@ -351,3 +351,9 @@ async def test_command_errors(api: Api) -> None:
     api.services.command_timeout_s = 0.2
     r = await api.client.post(url, json={"type": "identify"}, headers=user.headers)
     assert_problem(r, 504, "timeout")
+
+
+async def test_nul_characters_are_refused_not_a_server_error(api: Api) -> None:
+    body = {"device_id": "box-nul", "name": "A\x00B", "version": "1.0"}
+    r = await api.client.post(REGISTER, json=body)
+    assert_problem(r, 422, "invalid_command", "name")

@@ -10,7 +10,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from lightbox.protocol.topics import DEVICE_ID_PATTERN
 
@@ -40,8 +47,28 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Opaque = Annotated[str, Field(min_length=1, max_length=512)]
 
 
+def _refuse_nul(value: object) -> object:
+    """PostgreSQL text and JSONB cannot hold U+0000: refuse it here, as a 422, not a 500."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character (U+0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item)
+    return value
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return _refuse_nul(value)
 
 
 # -- accounts -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from lightbox.cloud.api.deps import ServicesDep, UserDep
 from lightbox.cloud.devices import Devices
 from lightbox.cloud.errors import InvalidRequest
+from lightbox.cloud.schemas import Body as RequestBody
 from lightbox.cloud.sync.queries import fleet_summary, pick_bucket, telemetry_points
 from lightbox.cloud.sync.repo import Synced, SyncRepo
 from lightbox.sync import DEVICE, SyncValidationError, document_view, empty_view
@@ -45,7 +46,7 @@ class SyncedOut(BaseModel):
     last_error: str | None = None
 
 
-class SyncedPatch(BaseModel):
+class SyncedPatch(RequestBody):
     """A partial view: fields replace; settings merge per sub-object; collection entries
     replace whole; an entry set to null is deleted."""
 
