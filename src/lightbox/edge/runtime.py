@@ -16,6 +16,7 @@ import gc
 import logging
 import secrets
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +258,9 @@ class EdgeRuntime:
         # collector's sweeps, which otherwise pause the event loop for milliseconds.
         gc.collect()
         gc.freeze()
+        # The render thread waits for the GIL after a change wakes it; Python's default
+        # 5 ms switch interval would be the latency tail of every command under load.
+        sys.setswitchinterval(0.001)
         self.phase = Phase.RUNNING
         log.info("LightBox %s running: %s, MQTT %s", device_id, self.endpoints.http_url, mqtt_url)
         return self.endpoints
