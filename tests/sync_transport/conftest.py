@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,34 +12,10 @@ from sqlalchemy import text
 from lightbox.cloud.broker.local import LocalMosquitto
 from lightbox.cloud.db import create_engine
 from lightbox.cloud.db.migrate import upgrade
-from tests.cloud.broker.helpers import dynsec_broker, skip_or_fail
+from tests.cloud.broker.helpers import dynsec_broker
+from tests.cloud.conftest import pg_url  # the session fixture: probe, skip or fail under CI
 
-DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def _probe(url: str) -> str | None:
-    async def probe() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("select 1"))
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(asyncio.wait_for(probe(), 10))
-    except Exception as err:
-        return f"PostgreSQL at {url} is not reachable ({err!r}); set LIGHTBOX_TEST_DATABASE_URL"
-    return None
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    url = os.environ.get("LIGHTBOX_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
-    problem = _probe(url)
-    if problem:
-        skip_or_fail(problem)
-    return url
+__all__ = ["pg_url"]
 
 
 @pytest.fixture
