@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import shutil
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,27 +21,16 @@ import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from tests.private_dbus import DBUS_DAEMON, dbus_daemon_missing, skip_or_fail, write_bus_config
+
 SERVER_ADAPTER = ("hci0", "00:00:00:11:11:11")
 CLIENT_ADAPTER = ("hci1", "00:00:00:22:22:22")
 
-_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
 
 def _missing() -> str | None:
-    if shutil.which("dbus-daemon") is None:
-        return "dbus-daemon is not installed (apt install dbus-daemon)"
+    missing = dbus_daemon_missing()
+    if missing:
+        return missing
     if importlib.util.find_spec("bluezoo") is None:
         return "bluezoo is not installed (pip install bluezoo)"
     if importlib.util.find_spec("bleak") is None:
@@ -52,11 +40,8 @@ def _missing() -> str | None:
 
 def require_private_bus() -> None:
     reason = _missing()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"BLE D-Bus tests cannot run in CI: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        skip_or_fail(reason)
 
 
 @dataclass(frozen=True)
@@ -113,10 +98,9 @@ async def private_bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     """dbus-daemon + bluezoo with two LE adapters (hci0: the LightBox, hci1: the phone)."""
     require_private_bus()
     socket = tmp_path / "bus.sock"
-    config = tmp_path / "bus.conf"
-    config.write_text(_CONFIG.format(socket=socket))
+    config = write_bus_config(tmp_path)
     daemon = await asyncio.create_subprocess_exec(
-        "dbus-daemon",
+        DBUS_DAEMON,
         f"--config-file={config}",
         "--print-address",
         "--nofork",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,31 +10,16 @@ import pytest
 from dbus_fast.aio import MessageBus
 
 from tests.edge.wifi.fake_nm import FakeConfig, FakeNetworkManager, Network
-
-DBUS_DAEMON = shutil.which("dbus-daemon") or "/usr/bin/dbus-daemon"
-
-CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
+from tests.private_dbus import DBUS_DAEMON, dbus_daemon_missing, skip_or_fail, write_bus_config
 
 
 @pytest.fixture
 def bus_address(tmp_path: Path) -> Iterator[str]:
     """The address of a dbus-daemon that this test started and stops."""
-    if not Path(DBUS_DAEMON).exists():
-        pytest.skip(f"dbus-daemon is not installed ({DBUS_DAEMON})")
-    config = tmp_path / "bus.conf"
-    config.write_text(CONFIG.format(socket=tmp_path / "bus.sock"))
+    missing = dbus_daemon_missing()
+    if missing:
+        skip_or_fail(missing)
+    config = write_bus_config(tmp_path)
     daemon = subprocess.Popen(
         [DBUS_DAEMON, f"--config-file={config}", "--print-address", "--nofork"],
         stdout=subprocess.PIPE,
