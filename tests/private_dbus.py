@@ -34,8 +34,9 @@ def write_bus_config(directory: Path) -> Path:
 
 
 def dbus_daemon_missing() -> str | None:
-    if not Path(DBUS_DAEMON).exists():
-        return f"dbus-daemon is not installed ({DBUS_DAEMON}; apt install dbus-daemon)"
+    """Looked up at each call (a test may hide it from PATH)."""
+    if shutil.which("dbus-daemon") is None:
+        return "dbus-daemon is not installed (apt install dbus-daemon)"
     return None
 
 
