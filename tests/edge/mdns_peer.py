@@ -51,8 +51,10 @@ async def advertise(args: argparse.Namespace) -> None:
             if verb == "rename":
                 announced = await advertiser.update(name=rest)
             elif verb == "paired":
+                before = advertiser.announcements
                 paired[0] = rest == "1"
-                announced = await advertiser.update()
+                # the advertiser's own poll may announce the change before this call does
+                announced = await advertiser.update() or advertiser.announcements > before
             else:
                 announced = await advertiser.update()
             emit({"ok": announced, "service": advertiser.service_name})
