@@ -251,6 +251,35 @@ def test_results_keep_the_newest_ten_thousand(store: Store) -> None:
     assert count_rows(store.path, "command_results") == RESULTS_KEPT
 
 
+def test_recording_a_result_costs_as_much_with_a_full_table(store: Store) -> None:
+    """Keeping the newest results must not read the kept ones on every command."""
+
+    def steps_of_one_result(command_id: str) -> int:
+        steps = 0
+
+        def count() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        conn = store._conn()  # the connection this thread's transactions use
+        conn.set_progress_handler(count, 1)  # one call per SQLite VM instruction
+        try:
+            with store.transaction() as tx:
+                tx.put_result(command_id, CommandResult(id=command_id, ok=True))
+        finally:
+            conn.set_progress_handler(None, 1)
+        return steps
+
+    empty = steps_of_one_result("first")
+    with store.transaction() as tx:
+        for i in range(RESULTS_KEPT + 5):
+            tx.put_result(f"cmd-{i}", CommandResult(id=f"cmd-{i}", ok=True))
+    full = steps_of_one_result("one-more")
+    # a B-tree seek is a few dozen instructions more; a walk over the kept rows is 10,000s
+    assert full < empty + 200, (empty, full)
+
+
 def count_rows(path: Path, table: str) -> int:
     conn = sqlite3.connect(path)
     try:

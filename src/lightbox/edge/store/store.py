@@ -340,9 +340,12 @@ class Tx(_Reads):
         )
         self._run(
             doing,
-            "DELETE FROM command_results WHERE seq < "
-            "(SELECT seq FROM command_results ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-            (RESULTS_KEPT - 1,),
+            # seq is the rowid: a new id takes max + 1 and a repeated one keeps its seq, so
+            # the newest RESULTS_KEPT are one range of keys. (An OFFSET walk here read every
+            # kept row on every command: the cost grew with the table.)
+            "DELETE FROM command_results WHERE seq <= "
+            "(SELECT max(seq) FROM command_results) - ?",
+            (RESULTS_KEPT,),
         )
 
     def create_token(self, name: str) -> tuple[TokenInfo, str]:
