@@ -326,8 +326,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="under a minute")
     parser.add_argument("--rates", default=",".join(map(str, RATES)))
     parser.add_argument("--seconds", type=float, default=None, help="per rate and path")
+    parser.add_argument("--paths", default="mqtt,rest", help="which of mqtt,rest to measure")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
+    paths = set(args.paths.split(","))
+    if not paths or not paths <= {"mqtt", "rest"}:
+        parser.error("--paths takes mqtt, rest or both")
     seconds = args.seconds or (2.0 if args.quick else 10.0)
 
     ctx = multiprocessing.get_context("spawn")
@@ -358,10 +362,12 @@ def main() -> None:
         for rate in rates:
             count = max(5, int(rate * seconds))
             runs.append(floor_run(args.mqtt_url, rate, count, progress))
-            runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
-            seq += count
-            runs.append(rest_run(http_url, token, driver, seq, rate, count, progress))
-            seq += count
+            if "mqtt" in paths:
+                runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
+                seq += count
+            if "rest" in paths:
+                runs.append(rest_run(http_url, token, driver, seq, rate, count, progress))
+                seq += count
     parent.send("stop")
     stats = Stats.model_validate(parent.recv())
     lightbox.join(30)
@@ -383,7 +389,7 @@ def main() -> None:
     console.print(f"render loop: {stats.shown} frames shown, {stats.dropped} dropped")
 
     def worst(name: str) -> float:
-        return max(r.p(0.99) for r in runs if r.name == name)
+        return max((r.p(0.99) for r in runs if r.name == name), default=float("nan"))
 
     lost = sum(r.lost for r in runs if r.name != "floor")
     print(

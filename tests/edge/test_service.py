@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from lightbox.drivers.null import NullOutput
 from lightbox.edge.media import MediaLibrary
 from lightbox.edge.service import LightBoxService
 from lightbox.edge.store import Store
 from lightbox.protocol import CommandResult, Settings, State, parse_command
 from lightbox.protocol.settings import NullDriver
+from lightbox.render.output import OutputFrame
 
 
 class Clock:
@@ -280,8 +284,6 @@ async def test_ids_are_remembered_across_restarts(tmp_path: Path) -> None:
 
 
 async def test_concurrent_commands_apply_in_order_and_once(service: LightBoxService) -> None:
-    import asyncio
-
     commands = [{"id": f"c{i}", "type": "set", "brightness": i} for i in range(1, 41)]
     results = await asyncio.gather(*(run(service, c) for c in commands + commands))
     assert all(r.ok for r in results)
@@ -292,3 +294,88 @@ async def test_concurrent_commands_apply_in_order_and_once(service: LightBoxServ
     stored = service.store.load_state()
     assert stored is not None
     assert stored.brightness == 40
+
+
+class SlowDriver(NullOutput):
+    """Takes 30 ms to show a frame (a long HUB75 chain), noting each frame's top-left pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pixels: list[tuple[int, ...]] = []
+
+    def show(self, frame: OutputFrame) -> None:
+        time.sleep(0.03)
+        super().show(frame)
+        self.pixels.append(tuple(int(v) for v in frame.pixels.reshape(-1, 3)[0]))
+
+
+async def test_commands_arriving_together_are_stored_and_shown_together(tmp_path: Path) -> None:
+    """A command waits for its frame without holding up the next one.
+
+    20 commands arrive at once at a driver that needs 30 ms per frame: had each waited
+    for its own frame before the next was applied, the driver would show 20 frames.
+    """
+    driver = SlowDriver()
+    store = Store.open(tmp_path / "lightbox.db")
+    service = LightBoxService(
+        store=store,
+        media=MediaLibrary(tmp_path / "media", store),
+        device_id="test-box",
+        settings=Settings(driver=NullDriver()),
+        state=State(),
+        driver_factory=lambda _settings: driver,
+        seed=1,
+    )
+    await service.start()
+    try:
+        await run(service, {"type": "set", "brightness": 255, "transition": {"kind": "cut"}})
+        seen: list[int] = []
+        service.events.on_event(
+            lambda e: seen.append(e.state.version) if e.state is not None else None
+        )
+        before = driver.frames_shown
+        colors = [f"#{0x80 + 6 * i:02x}0000" for i in range(20)]
+        results = await asyncio.gather(
+            *(
+                run(
+                    service,
+                    {"id": f"red-{i}", "type": "set", "scene": {"type": "solid", "color": c}},
+                )
+                for i, c in enumerate(colors)
+            )
+        )
+        assert all(r.ok for r in results)
+        versions = [r.version for r in results]
+        assert versions == sorted(versions) and len(set(versions)) == 20
+        assert driver.frames_shown - before <= 6, driver.frames_shown - before
+        reds = [p[0] for p in driver.pixels[before:]]
+        assert reds[-1] == max(reds) > 0, "the last command's colour shows"
+        assert seen == versions, "every change is announced, in the order made"
+        stored = store.load_state()
+        assert stored is not None and stored.version == versions[-1]
+    finally:
+        await service.stop()
+        store.close()
+
+
+def test_announcements_run_in_ticket_order_whatever_order_they_finish() -> None:
+    from lightbox.edge.service import _InOrder
+
+    order = _InOrder()
+    ran: list[int] = []
+    tickets = [order.take() for _ in range(5)]
+
+    def note(i: int) -> Callable[[], None]:
+        return lambda: ran.append(i)
+
+    def boom() -> None:
+        raise RuntimeError("a listener failed")
+
+    order.done(tickets[2], note(2))
+    order.done(tickets[1], boom)
+    assert ran == []  # ticket 0 is not done yet
+    order.done(tickets[0], note(0))
+    assert ran == [0, 2]  # a failing callback (1) does not stall the rest
+    order.done(tickets[4], note(4))
+    order.done(tickets[3], None)  # nothing to announce (a refused command)
+    assert ran == [0, 2, 4]

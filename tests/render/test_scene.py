@@ -13,7 +13,14 @@ from lightbox.protocol import NotFound, Scene, Transition
 from lightbox.render import compose
 from lightbox.render.frame import Layer, filled
 from lightbox.render.media import decode
-from lightbox.render.scene import FrameInputs, Player, SceneContext, StreamFrame, build
+from lightbox.render.scene import (
+    FrameInputs,
+    Player,
+    SceneContext,
+    StreamFrame,
+    build,
+    prepare,
+)
 from tests.goldens import assert_golden
 
 SCENE = TypeAdapter(Scene)
@@ -168,3 +175,26 @@ def test_text_finishes_after_its_loops() -> None:
     player = Player(ctx(), scene({"type": "text", "text": "Hi", "loops": 1, "speed": 100}), 0, WALL)
     assert not player.finished(0.1)
     assert player.finished(60.0)
+
+
+def test_a_prepared_scene_is_swapped_in_not_built_again() -> None:
+    context = ctx()
+    player = Player(context, scene({"type": "solid", "color": "#000000"}), 0.0, WALL)
+    red = scene({"type": "solid", "color": "#ff0000"})
+    prepared = prepare(red, context, WALL)
+    cut = Transition(kind="cut")
+    player.set_scene(red, cut, 1.0, WALL + 1, prepared)
+    assert player._current.renderer is prepared.renderer
+    # built for another context (the matrix was resized meanwhile) or another scene: rebuilt
+    other = prepare(red, ctx(), WALL)
+    player.set_scene(red, cut, 2.0, WALL + 2, other)
+    assert player._current.renderer is not other.renderer
+    blue = scene({"type": "solid", "color": "#0000ff"})
+    player.set_scene(blue, cut, 3.0, WALL + 3, prepare(red, context, WALL))
+    frame = player.render(FrameInputs(now=3.0, wall_time=WALL + 3))
+    assert tuple(frame[0, 0]) == (0, 0, 255)
+
+
+def test_preparing_a_bad_scene_raises_before_anything_changes() -> None:
+    with pytest.raises(NotFound):
+        prepare(scene({"type": "image", "media": "gone.png"}), ctx(), WALL)

@@ -9,21 +9,29 @@ live here and nowhere else:
 2. Cross-object rules are checked (a preset must exist to be applied, a playlist's presets
    must exist, media must be in the library, a sun schedule needs a location). A failed
    check changes nothing.
-3. A change to what is shown goes to the render loop, which builds the new scene; if that
-   fails (say, a corrupt media file), nothing changes.
-4. The new state, library changes and the result are committed in one SQLite transaction
-   *before* the result is returned: an acknowledged change survives ``kill -9``.
-5. Listeners (WebSocket clients, MQTT retained state) hear about it.
+3. The new scene is built before anything changes; if that fails (say, a corrupt media
+   file), nothing changes. Then it goes to the render loop, which only swaps it in.
+4. The new state, library changes and the result are committed to SQLite (many commands
+   to a transaction) *before* the result is returned: an acknowledged change survives
+   ``kill -9``.
+5. Once stored and shown, listeners (WebSocket clients, MQTT retained state) hear about it,
+   in the order the changes were made.
+
+Commands are planned and handed over one at a time (a fair lock keeps arrival order), but
+waiting for the disk and for the frame happens outside the lock: under load, the changes
+that arrive within one frame are written in one transaction and shown in one frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,9 +81,12 @@ from lightbox.protocol import (
 )
 from lightbox.protocol.scenes import scene_media
 from lightbox.render.output import OutputStage
-from lightbox.render.scene import SceneContext
+from lightbox.render.scene import Prepared, SceneContext, prepare
 
 log = logging.getLogger(__name__)
+
+SHOW_TIMEOUT_S = 10.0
+"""How long a change may take to reach the driver before the render loop counts as stuck."""
 
 StoreOp = Callable[[Tx], object]
 CUT = Transition(kind="cut", duration_ms=0)
@@ -94,6 +105,7 @@ class _Plan:
     identify_s: float | None = None
     cursor: playlists.PlaylistCursor | None = None
     cursor_changed: bool = False
+    prepared: Prepared | None = None  # the new scene's renderer, built before the change
 
 
 class LightBoxService:
@@ -122,6 +134,7 @@ class LightBoxService:
         self._seed = secrets.randbits(31) if seed is None else seed
         self._lock = asyncio.Lock()
         self._committer = _Committer(store)
+        self._in_order = _InOrder()  # announcements, in the order changes were made
         self._inflight: dict[str, asyncio.Future[CommandResult]] = {}
         # ids with a stored result: a new id (nearly every command) needs no store read
         self._known_ids: set[str] = set()
@@ -298,10 +311,10 @@ class LightBoxService:
                     return previous
             try:
                 if _reads_store(command):
-                    plan = await asyncio.to_thread(self._plan, command, origin)
+                    plan = await asyncio.to_thread(self._prepared_plan, command, origin)
                 else:  # nothing to read: no thread hop on the hot path
-                    plan = self._plan(command, origin)
-                await self._show(plan)
+                    plan = self._prepared_plan(command, origin)
+                frame = await self._show(plan)
             except LightBoxError as err:
                 self.command_errors += 1
                 result = CommandResult(id=command.id, ok=False, error=err.info())
@@ -310,6 +323,7 @@ class LightBoxService:
                 self._remember_id(command.id)
                 shown: _Plan | None = None
                 announce: State | None = None
+                frame = None
             except Exception as err:
                 self.command_errors += 1
                 log.exception("command %s failed", command.type)
@@ -333,25 +347,40 @@ class LightBoxService:
                 shown, announce = plan, (state if changed else None)
                 stored = self._committer.submit(plan.ops, announce, command.id, result)
                 self._remember_id(command.id)
+            ticket = self._in_order.take()
+        # Waiting outside the lock lets the next command be planned, stored and handed over
+        # meanwhile: changes that arrive within one frame are written and shown together.
+        then: Callable[[], None] | None = None
         try:
-            await stored
-        except Exception as err:
-            log.exception("could not store the change")
-            return CommandResult(
-                id=command.id,
-                ok=False,
-                error=ErrorInfo(code="internal", message=f"could not store the change: {err}"),
-            )
-        if shown is not None:
-            self._announce(shown, announce)
+            try:
+                await stored
+            except Exception as err:
+                log.exception("could not store the change")
+                return CommandResult(
+                    id=command.id,
+                    ok=False,
+                    error=ErrorInfo(code="internal", message=f"could not store the change: {err}"),
+                )
+            await self._shown(frame, command.id)
+            if shown is not None:
+                then = functools.partial(self._announce, shown, announce)
+        finally:
+            self._in_order.done(ticket, then)
         return result
 
     def _remember_id(self, command_id: str | None) -> None:
         if command_id is not None:
             self._known_ids.add(command_id)
 
+    def _publish_state(self, state: State) -> None:
+        """Announce a state after every change made before it (see :class:`_InOrder`)."""
+        self._in_order.done(
+            self._in_order.take(),
+            functools.partial(self.events.publish, Event("state", state=state)),
+        )
+
     def _announce(self, plan: _Plan, state: State | None) -> None:
-        """Tell listeners about a stored change (in the order changes were stored)."""
+        """Tell listeners about a stored and shown change (called in the order of changes)."""
         if state is not None:
             self.events.publish(Event("state", state=state))
         for event in plan.events:
@@ -361,11 +390,38 @@ class LightBoxService:
         ):
             self._timers.poke()
 
-    async def _show(self, plan: _Plan) -> None:
-        """Hand the visible part of a plan to the render loop; wait until it is shown."""
+    def _prepared_plan(self, command: Command, origin: str) -> _Plan:
+        """Plan ``command`` and build its new scene (where a bad scene is refused)."""
+        return self._prepare(self._plan(command, origin))
+
+    def _prepare(self, plan: _Plan) -> _Plan:
+        """Build the plan's new scene for the render loop's context, before anything changes.
+
+        Runs where the plan was made: in a worker thread when the scene needs media (decoding
+        can take a while), inline otherwise. A settings change rebuilds its scene in the
+        render thread instead (with the new context), and is waited for under the lock.
+        """
+        loop = self._loop
+        if loop is None or not plan.scene_changed or plan.settings is not None:
+            return plan
+        try:
+            plan.prepared = prepare(plan.state.scene, loop.ctx, self._wall())
+        except LightBoxError:
+            raise
+        except (ValueError, KeyError) as err:  # media that cannot be decoded, bad text...
+            raise LightBoxError(str(err), code="invalid_command") from err
+        return plan
+
+    async def _show(self, plan: _Plan) -> Future[int] | None:
+        """Hand the visible part of a plan to the render loop.
+
+        A scene (prepared), brightness or power change cannot fail in the render thread: it
+        is queued, and the returned future resolves with the first frame that shows it. A
+        new driver, frame rate or output stage can fail there: it is waited for here (None).
+        """
         loop = self._loop
         if loop is None:
-            return
+            return None
         if plan.settings is not None and _needs_new_loop(self._settings, plan.settings):
             try:
                 new_loop = await asyncio.to_thread(self._make_loop, plan.settings, plan.state.scene)
@@ -386,12 +442,13 @@ class LightBoxService:
                     raise InvalidCommand(str(err), field="settings.driver") from err
                 raise
             self._loop = new_loop
-            return
+            return None
         cur = self._state
         kwargs: dict[str, object] = {}
         if plan.scene_changed:
             kwargs["scene"] = plan.state.scene
             kwargs["transition"] = plan.transition or plan.state.transition
+            kwargs["prepared"] = plan.prepared
         if plan.state.brightness != cur.brightness:
             kwargs["brightness"] = plan.state.brightness
         if plan.state.power != cur.power:
@@ -402,16 +459,35 @@ class LightBoxService:
             kwargs["output"] = OutputStage(plan.settings.matrix, plan.settings.output)
             kwargs["ctx"] = self._context(plan.settings)
             kwargs["scene"] = plan.state.scene
-        if kwargs:
-            future = loop.update(**kwargs)  # type: ignore[arg-type]
-            try:
-                await asyncio.wait_for(asyncio.wrap_future(future), timeout=10.0)
-            except TimeoutError as err:
-                raise LightBoxError("the render loop did not take the change", code="busy") from err
-            except LightBoxError:
-                raise
-            except ValueError as err:  # media that cannot be decoded, bad text...
-                raise LightBoxError(str(err), code="invalid_command") from err
+            kwargs["prepared"] = None
+        if not kwargs:
+            return None
+        future = loop.update(**kwargs)  # type: ignore[arg-type]
+        if plan.settings is None:
+            return future
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), timeout=SHOW_TIMEOUT_S)
+        except TimeoutError as err:
+            raise LightBoxError("the render loop did not take the change", code="busy") from err
+        except LightBoxError:
+            raise
+        except ValueError as err:  # media that cannot be decoded, bad text...
+            raise LightBoxError(str(err), code="invalid_command") from err
+        return None
+
+    async def _shown(self, frame: Future[int] | None, command_id: str | None) -> None:
+        """Wait until a stored change shows; it stays stored (and shows later) if not."""
+        if frame is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(frame), timeout=SHOW_TIMEOUT_S)
+        except Exception as err:  # the loop stopped or hangs: the driver is at fault
+            log.warning(
+                "command %s is stored but was not shown within %.0f s: %s",
+                command_id,
+                SHOW_TIMEOUT_S,
+                err or type(err).__name__,
+            )
 
     # -- planning (runs in a worker thread: reads the store) ----------------------------
     def _plan(self, command: Command, origin: str) -> _Plan:
@@ -686,8 +762,10 @@ class LightBoxService:
                 if nxt is None:
                     plan = self._plan_playlist_end(pl)
                 else:
-                    plan = await asyncio.to_thread(self._plan_cursor, pl, nxt, None)
-                await self._show(plan)
+                    plan = await asyncio.to_thread(
+                        lambda: self._prepare(self._plan_cursor(pl, nxt, None))
+                    )
+                await self._shown(await self._show(plan), None)
                 state = plan.state.model_copy(update={"version": self._state.version + 1})
                 await self._committer.submit(plan.ops, state, None, None)
             except Exception:
@@ -698,11 +776,11 @@ class LightBoxService:
                 await self._committer.submit([], state, None, None)
                 self._cursor = None
                 self._state = state
-                self.events.publish(Event("state", state=state))
+                self._publish_state(state)
                 return
             self._state = state
             self._cursor = plan.cursor
-            self.events.publish(Event("state", state=state))
+            self._publish_state(state)
 
     async def _fire_schedule(self, schedule: Schedule, when: datetime) -> None:
         log.info("schedule %s fires (%s)", schedule.id, when.isoformat())
@@ -716,7 +794,39 @@ class LightBoxService:
             )
             await self._committer.submit([], state, None, None)
             self._state = state
-        self.events.publish(Event("state", state=state))
+            self._publish_state(state)
+
+
+class _InOrder:
+    """Runs callbacks in the order their tickets were taken, whenever each is done.
+
+    Commands finish out of order (one waits longer for its frame than the next), but
+    listeners must see changes in the order they were made: a ticket taken under the
+    service lock fixes the place, :meth:`done` runs its callback once every earlier
+    ticket is done. Every ticket must be done (``finally``), with ``None`` when there is
+    nothing to run.
+    """
+
+    def __init__(self) -> None:
+        self._taken = 0
+        self._next = 0
+        self._waiting: dict[int, Callable[[], None] | None] = {}
+
+    def take(self) -> int:
+        ticket = self._taken
+        self._taken += 1
+        return ticket
+
+    def done(self, ticket: int, callback: Callable[[], None] | None = None) -> None:
+        self._waiting[ticket] = callback
+        while self._next in self._waiting:
+            run = self._waiting.pop(self._next)
+            self._next += 1
+            if run is not None:
+                try:
+                    run()
+                except Exception:  # one listener's failure must not stall the rest
+                    log.exception("announcing a change failed")
 
 
 @dataclass(slots=True)

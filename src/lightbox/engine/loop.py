@@ -28,7 +28,7 @@ from lightbox.drivers.base import Driver
 from lightbox.protocol import Scene, Stats, Transition
 from lightbox.render.frame import Frame, blank
 from lightbox.render.output import OutputFrame, OutputStage
-from lightbox.render.scene import FrameInputs, Player, SceneContext, StreamFrame
+from lightbox.render.scene import FrameInputs, Player, Prepared, SceneContext, StreamFrame
 from lightbox.render.text import render_text_mask
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class _Change:
     ctx: SceneContext | None = None
     identify_s: float | None = None
     notice: tuple[str | None, float] | None = None  # (text or None to clear, seconds)
+    prepared: Prepared | None = None  # the scene's renderer, built by the caller
     future: Future[int] = field(default_factory=Future)
 
 
@@ -130,13 +131,18 @@ class RenderLoop:
         ctx: SceneContext | None = None,
         identify_s: float | None = None,
         notice: tuple[str | None, float] | None = None,
+        prepared: Prepared | None = None,
     ) -> Future[int]:
         """Queue a change; the future gives the number of the first frame showing it.
 
         ``notice`` shows a short text (a pairing or claim code) over the scene for the given
-        seconds, even when the power is off; ``(None, 0)`` clears it.
+        seconds, even when the power is off; ``(None, 0)`` clears it. ``prepared`` is
+        ``scene`` already built for :attr:`ctx` (see :func:`~lightbox.render.scene.prepare`):
+        the render thread then only swaps it in, and the change cannot fail there.
         """
-        change = _Change(scene, transition, brightness, power, output, ctx, identify_s, notice)
+        change = _Change(
+            scene, transition, brightness, power, output, ctx, identify_s, notice, prepared
+        )
         with self._lock:
             self._changes.append(change)
         self._wake.set()
@@ -156,6 +162,11 @@ class RenderLoop:
     @property
     def player(self) -> Player:
         return self._player
+
+    @property
+    def ctx(self) -> SceneContext:
+        """The context scenes are built for (it changes only with an ``update(ctx=...)``)."""
+        return self._player.ctx
 
     def stats(self) -> Stats:
         times = sorted(self._times)
@@ -193,7 +204,11 @@ class RenderLoop:
                     self._player = player
                 elif change.scene is not None:
                     self._player.set_scene(
-                        change.scene, change.transition or Transition(kind="cut"), now, wall
+                        change.scene,
+                        change.transition or Transition(kind="cut"),
+                        now,
+                        wall,
+                        change.prepared,
                     )
                 if change.output is not None:
                     self._output = change.output

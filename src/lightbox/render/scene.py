@@ -311,6 +311,25 @@ def build(scene: Scene, ctx: SceneContext, start_wall: float = 0.0) -> SceneRend
     raise TypeError(f"not a scene: {type(scene).__name__}")
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A scene's renderer built ahead of time (off the render thread) for one context.
+
+    Building is where a scene can fail (media that cannot be decoded, text that does not
+    render): preparing first lets the caller refuse a bad scene before anything changes,
+    and leaves the render thread only the swap.
+    """
+
+    scene: Scene
+    ctx: SceneContext
+    renderer: SceneRenderer
+
+
+def prepare(scene: Scene, ctx: SceneContext, start_wall: float = 0.0) -> Prepared:
+    """Build ``scene``'s renderer for ``ctx`` now; raises what :func:`build` raises."""
+    return Prepared(scene, ctx, build(scene, ctx, start_wall))
+
+
 @dataclass(slots=True)
 class _Showing:
     scene: Scene
@@ -352,8 +371,19 @@ class Player:
     def finished(self, now: float) -> bool:
         return self._current.renderer.finished(self.scene_time(now))
 
-    def set_scene(self, scene: Scene, transition: Transition, now: float, wall_time: float) -> None:
-        renderer = build(scene, self.ctx, wall_time)  # raises before anything changes
+    def set_scene(
+        self,
+        scene: Scene,
+        transition: Transition,
+        now: float,
+        wall_time: float,
+        prepared: Prepared | None = None,
+    ) -> None:
+        """Show ``scene`` from ``now``; ``prepared`` is used if built for it and this context."""
+        if prepared is not None and prepared.scene is scene and prepared.ctx is self.ctx:
+            renderer = prepared.renderer
+        else:
+            renderer = build(scene, self.ctx, wall_time)  # raises before anything changes
         old = self._current
         self._current = _Showing(scene, renderer, now)
         if transition.kind == "cut" or transition.duration_ms == 0:
