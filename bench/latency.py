@@ -1,6 +1,8 @@
 """Command -> frame shown by the driver, over MQTT and over REST, beside the broker floor.
 
-A LightBox runs in this process with a recording driver and the render loop at 60 fps.
+A LightBox runs in a process of its own with a recording driver and the render loop at
+60 fps; the table also gives its CPU time per command (all its threads, above what it
+uses when idle).
 Each command sets a solid colour that encodes its sequence number; the driver notes when
 a frame first shows that number (or a later one: a newer command supersedes older ones
 that arrived within the same frame). The floor is the one-way latency of a plain QoS 1
@@ -18,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
-import queue
 import tempfile
 import threading
 import time
@@ -45,47 +46,55 @@ console = Console()
 RATES = (10, 100, 500)
 
 
-class RecordingDriver(Driver):
-    """Notes when each sequence number (encoded in pixel 0,0) first reaches the driver.
+class Shown:
+    """When each sequence number first reached the driver, in memory both processes share.
 
-    In the LightBox process it forwards ``(seq, time)`` to ``sink``; in the bench process
-    the same class collects them (``time.perf_counter`` is CLOCK_MONOTONIC: one clock for
-    every process on the machine).
+    ``times[seq]`` is the ``time.perf_counter()`` (CLOCK_MONOTONIC: one clock for every
+    process on the machine) of the first frame that showed ``seq``; a newer command
+    supersedes older ones that arrived within the same frame, so only a new maximum is
+    noted. Writing two numbers costs the LightBox's driver nothing measurable (a queue to
+    the bench process cost it a feeder thread).
     """
+
+    def __init__(self, capacity: int, ctx: Any) -> None:
+        self.times = ctx.RawArray("d", capacity)
+        self.max = ctx.RawValue("q", 0)
+
+    def note(self, seq: int, now: float) -> None:
+        if self.max.value < seq < len(self.times):
+            self.times[seq] = now
+            self.max.value = seq
+
+    def reset(self) -> None:
+        self.max.value = 0
+        self.times[:] = [0.0] * len(self.times)  # e.g. colours of the start-up scene
+
+    def shown_at(self, first: int, last: int) -> list[float | None]:
+        """For each seq in ``first..last``: when a frame first showed it or a later one."""
+        times = self.times[first : len(self.times)]
+        out: list[float | None] = [None] * (last - first + 1)
+        best: float | None = None
+        for i in range(len(times) - 1, -1, -1):
+            if times[i] > 0 and (best is None or times[i] < best):
+                best = times[i]
+            if i < len(out):
+                out[i] = best
+        return out
+
+
+class RecordingDriver(Driver):
+    """Notes when each sequence number (encoded in pixel 0,0) first reaches the driver."""
 
     layout = "canvas"
 
-    def __init__(self, sink: Any = None) -> None:
+    def __init__(self, shown: Shown) -> None:
         super().__init__()
-        self.sink = sink
-        self.shown_max = 0
-        self.first_shown: dict[int, float] = {}
-        self.lock = threading.Lock()
+        self.shown = shown
 
     def show(self, frame: OutputFrame) -> None:
         now = time.perf_counter()
         r, g, b = (int(v) for v in frame.pixels[0, 0])
-        seq = (r << 16) | (g << 8) | b
-        self.record(seq, now)
-
-    def record(self, seq: int, now: float) -> None:
-        with self.lock:
-            if seq > self.shown_max:
-                self.shown_max = seq
-                self.first_shown[seq] = now
-                if self.sink is not None:
-                    self.sink.put((seq, now))
-
-    def reset(self) -> None:
-        with self.lock:
-            self.shown_max = 0
-            self.first_shown.clear()
-
-    def shown_at(self, seq: int) -> float | None:
-        """When a frame first showed ``seq`` or a later command."""
-        with self.lock:
-            candidates = [t for s, t in self.first_shown.items() if s >= seq]
-        return min(candidates) if candidates else None
+        self.shown.note((r << 16) | (g << 8) | b, now)
 
 
 @dataclass
@@ -95,6 +104,7 @@ class Run:
     sent: dict[int, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     lost: int = 0
+    cpu_s: float | None = None  # the LightBox process's CPU time during the run
 
     def p(self, q: float) -> float:
         if not self.latencies:
@@ -174,26 +184,25 @@ def floor_run(url: str, rate: int, count: int, progress: Progress) -> Run:
     return run
 
 
-def settle(
-    driver: RecordingDriver, run: Run, first_seq: int, results: dict[str, dict[str, Any]]
-) -> None:
+def settle(shown: Shown, run: Run, first_seq: int, results: dict[str, dict[str, Any]]) -> None:
     deadline = time.perf_counter() + 10
     last = max(run.sent) if run.sent else first_seq
-    while time.perf_counter() < deadline and driver.shown_max < last:
+    while time.perf_counter() < deadline and shown.max.value < last:
         time.sleep(0.01)
+    at = shown.shown_at(first_seq, last)
     for seq, sent in run.sent.items():
-        shown = driver.shown_at(seq)
+        when = at[seq - first_seq]
         ok = results.get(f"bench-{seq}", {}).get("ok") is not False
-        if shown is None or not ok:
+        if when is None or not ok:
             run.lost += 1
         else:
-            run.latencies.append(shown - sent)
+            run.latencies.append(when - sent)
 
 
 def mqtt_run(
     url: str,
     device_id: str,
-    driver: RecordingDriver,
+    shown: Shown,
     seq0: int,
     rate: int,
     count: int,
@@ -218,7 +227,7 @@ def mqtt_run(
         client.publish(f"lightbox/{device_id}/cmd", json.dumps(command(seq)), qos=1)
 
     pace(rate, count, send, progress, task)
-    settle(driver, run, seq0, results)
+    settle(shown, run, seq0, results)
     deadline = time.perf_counter() + 10
     while len(results) < count and time.perf_counter() < deadline:
         time.sleep(0.02)
@@ -232,7 +241,7 @@ def mqtt_run(
 def rest_run(
     base: str,
     token: str,
-    driver: RecordingDriver,
+    shown: Shown,
     seq0: int,
     rate: int,
     count: int,
@@ -265,7 +274,7 @@ def rest_run(
             await asyncio.gather(*tasks)
 
     asyncio.run(main())
-    settle(driver, run, seq0, results)
+    settle(shown, run, seq0, results)
     return run
 
 
@@ -293,12 +302,16 @@ async def start_lightbox(
     return runtime, device_id
 
 
-def serve_lightbox(url: str, sink: Any, conn: Any) -> None:
-    """The LightBox under test, in its own process (as on a device): no shared GIL."""
+def serve_lightbox(url: str, shown: Shown, conn: Any) -> None:
+    """The LightBox under test, in its own process (as on a device): no shared GIL.
+
+    It answers ``"cpu"`` on ``conn`` with its CPU time so far (every thread), and
+    ``"stop"`` with its render stats, then stops.
+    """
 
     async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            driver = RecordingDriver(sink)
+            driver = RecordingDriver(shown)
             runtime, device_id = await start_lightbox(url, driver, Path(tmp))
             service = runtime.service
             assert service is not None
@@ -311,9 +324,10 @@ def serve_lightbox(url: str, sink: Any, conn: Any) -> None:
             first = command(0) | {"brightness": 255}
             await service.execute(parse_command(first), origin="bench")
             await asyncio.sleep(0.2)
-            driver.reset()  # forget the start-up scene's colours
+            shown.reset()  # forget the start-up scene's colours
             conn.send((runtime.endpoints.http_url, device_id, token))
-            await asyncio.to_thread(conn.recv)  # "stop"
+            while await asyncio.to_thread(conn.recv) == "cpu":
+                conn.send(time.process_time())
             conn.send(service.stats().model_dump())
             await runtime.stop()
 
@@ -333,48 +347,51 @@ def main() -> None:
     if not paths or not paths <= {"mqtt", "rest"}:
         parser.error("--paths takes mqtt, rest or both")
     seconds = args.seconds or (2.0 if args.quick else 10.0)
+    counts = {rate: max(5, int(rate * seconds)) for rate in rates}
 
     ctx = multiprocessing.get_context("spawn")
-    sink = ctx.Queue()
+    shown = Shown(sum(counts.values()) * len(paths) + 2, ctx)
     parent, child = ctx.Pipe()
-    lightbox = ctx.Process(target=serve_lightbox, args=(args.mqtt_url, sink, child), daemon=True)
+    lightbox = ctx.Process(target=serve_lightbox, args=(args.mqtt_url, shown, child), daemon=True)
     lightbox.start()
     if not parent.poll(60):
         raise SystemExit("the LightBox did not start within 60 s")
     http_url, device_id, token = parent.recv()
 
-    driver = RecordingDriver()  # collects what the LightBox's driver saw
-    stop_collecting = threading.Event()
+    def lightbox_cpu() -> float:
+        parent.send("cpu")
+        return float(parent.recv())
 
-    def collect() -> None:
-        while not stop_collecting.is_set():
-            with contextlib.suppress(queue.Empty):
-                seq, at = sink.get(timeout=0.1)
-                driver.record(seq, at)
+    def measured(run: Callable[..., Run], *args: Any) -> Run:
+        before, started = lightbox_cpu(), time.perf_counter()
+        result = run(*args)
+        idle = idle_cpu * (time.perf_counter() - started)
+        result.cpu_s = lightbox_cpu() - before - idle
+        return result
 
-    collector = threading.Thread(target=collect, name="collector", daemon=True)
-    collector.start()
-    time.sleep(0.3)
-    driver.reset()
+    # what the LightBox spends with no command (the render loop at 60 fps, keep-alives)
+    before, started = lightbox_cpu(), time.perf_counter()
+    time.sleep(2.0)
+    idle_cpu = (lightbox_cpu() - before) / (time.perf_counter() - started)
     runs: list[Run] = []
     seq = 1
     with Progress(console=console, transient=True) as progress:
         for rate in rates:
-            count = max(5, int(rate * seconds))
+            count = counts[rate]
             runs.append(floor_run(args.mqtt_url, rate, count, progress))
             if "mqtt" in paths:
-                runs.append(mqtt_run(args.mqtt_url, device_id, driver, seq, rate, count, progress))
+                url = args.mqtt_url
+                runs.append(measured(mqtt_run, url, device_id, shown, seq, rate, count, progress))
                 seq += count
             if "rest" in paths:
-                runs.append(rest_run(http_url, token, driver, seq, rate, count, progress))
+                runs.append(measured(rest_run, http_url, token, shown, seq, rate, count, progress))
                 seq += count
     parent.send("stop")
     stats = Stats.model_validate(parent.recv())
     lightbox.join(30)
-    stop_collecting.set()
 
     table = Table(title=f"command -> frame shown (render loop {stats.target_fps} fps)")
-    for col in ("path", "rate/s", "n", "p50 ms", "p99 ms", "lost"):
+    for col in ("path", "rate/s", "n", "p50 ms", "p99 ms", "lost", "CPU/cmd above idle"):
         table.add_column(col, justify="right")
     for run in runs:
         table.add_row(
@@ -384,9 +401,13 @@ def main() -> None:
             f"{run.p(0.5):.2f}",
             f"{run.p(0.99):.2f}",
             str(run.lost),
+            f"{run.cpu_s / len(run.sent) * 1e6:.0f} us" if run.cpu_s is not None else "",
         )
     console.print(table)
-    console.print(f"render loop: {stats.shown} frames shown, {stats.dropped} dropped")
+    console.print(
+        f"render loop: {stats.shown} frames shown, {stats.dropped} dropped; "
+        f"LightBox idle: {idle_cpu * 100:.1f}% of a core"
+    )
 
     def worst(name: str) -> float:
         return max((r.p(0.99) for r in runs if r.name == name), default=float("nan"))

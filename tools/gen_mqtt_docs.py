@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, TypeAdapter
 
-from lightbox.edge.mqtt.link import STABLE_CONNECTION_S, STOP_GRACE_S
+from lightbox.edge.mqtt.link import STABLE_CONNECTION_S, STATE_INTERVAL_S, STOP_GRACE_S
 from lightbox.edge.mqtt.settings import MqttSettings
 from lightbox.protocol import (
     COMMAND_TYPES,
@@ -210,8 +210,10 @@ names the field at fault when there is one.
 - **Acknowledgement after the result.** aiomqtt, the MQTT library, sends the PUBACK for a
   QoS 1 message as soon as it is queued for the application, before it is handled. The
   LightBox switches its underlying paho-mqtt client to manual acknowledgements and
-  acknowledges a command only after its result was published. So a command that was
-  being handled when the LightBox crashed or lost the broker is delivered again
+  acknowledges a command only after its change was stored and its result was queued on
+  the connection ahead of the acknowledgement (one TCP stream keeps that order, so the
+  broker has the result before it forgets the command). So a command that was being
+  handled when the LightBox crashed or lost the broker is delivered again
   (at-least-once); the command id makes that redelivery harmless. A command whose
   handling failed with `internal` is acknowledged (not redelivered forever).
 - **Reconnects** happen forever, with exponential backoff and full jitter: the n-th
@@ -219,9 +221,12 @@ names the field at fault when there is one.
   `min(reconnect_max_s, reconnect_min_s × 2^n)`. A connection that lasted
   {STABLE_CONNECTION_S:g} s resets the backoff. Every change (connected, lost, retrying,
   stopped) is logged with the device id.
-- **State** is coalesced: when it changes faster than it can be sent (or while
-  disconnected) only the latest state waits, and on reconnect the current state is
-  published. Subscribers always end with the latest state, retained.
+- **State** is coalesced: at most one `state` message goes out per
+  {STATE_INTERVAL_S * 1000:g} ms, and when it changes faster than that (a slider dragged,
+  a burst of commands) or while disconnected, only the latest state waits; a lone change
+  is published at once, and on reconnect the current state is published. Subscribers
+  always end with the latest state, retained; a result's `version` tells which state
+  includes its command.
 
 ## Connection settings
 

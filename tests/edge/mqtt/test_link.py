@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from lightbox.edge.mqtt import MqttLink
-from lightbox.edge.mqtt.link import Backoff
+from lightbox.edge.mqtt.link import STATE_INTERVAL_S, Backoff
 from lightbox.protocol import DeviceInfo, State
 from tests.edge.mqtt.conftest import (
     Device,
@@ -201,6 +201,30 @@ async def test_publish_state_coalesces_to_the_latest(broker_url: str, device: De
         )
         # Coalesced: far fewer messages than calls, and the last one is the latest.
         assert len(watch.messages) < 100
+
+
+async def test_a_stream_of_changes_is_published_at_most_once_per_interval(
+    broker_url: str, device: Device
+) -> None:
+    handler = FakeHandler()
+    t = device.topics
+    link = make_link(device, broker_url, handler)
+    async with RunningLink(link), Watcher(broker_url, [t.state]) as watch:
+        link.publish_state(State(brightness=1, version=1))
+        await watch.wait_for(lambda ms: len(ms) >= 1, what="the first state")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for level in range(2, 102):  # a change every 2 ms, as a dragged slider sends them
+            link.publish_state(State(brightness=level, version=level))
+            await asyncio.sleep(0.002)
+        await watch.wait_for(
+            lambda ms: State.model_validate_json(ms[-1].payload).version == 101,
+            what="the last state",
+        )
+        took = loop.time() - started
+        versions = [State.model_validate_json(m.payload).version for m in watch.messages[1:]]
+        assert versions == sorted(versions), "never an older state after a newer one"
+        assert len(versions) <= took / STATE_INTERVAL_S + 2, (len(versions), took)
 
 
 async def test_publish_state_from_another_thread(broker_url: str, device: Device) -> None:

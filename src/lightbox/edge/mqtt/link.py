@@ -8,9 +8,10 @@ the broker for as long as it runs:
   ``status`` = ``offline`` when the connection dies without a DISCONNECT;
 - every message on ``cmd`` goes to the :class:`CommandHandler`; its
   :class:`~lightbox.protocol.CommandResult` goes to ``cmd/result`` (QoS 1, not retained);
-- a command is acknowledged (PUBACK) only after its result was published, so a command
-  that was being handled when the LightBox crashed or lost the broker is delivered again
-  (the handler's idempotency ids make that harmless);
+- a command is acknowledged (PUBACK) only after its change was stored and its result was
+  queued ahead of that PUBACK on the same connection, so a command that was being handled
+  when the LightBox crashed or lost the broker is delivered again (the handler's
+  idempotency ids make that harmless);
 - it reconnects forever, with exponential backoff and full jitter;
 - :meth:`MqttLink.stop` publishes ``status`` = ``offline`` and disconnects cleanly.
 
@@ -49,6 +50,10 @@ fair), while storing one batch and answering it overlaps with the next: the link
 limited to one disk write per command."""
 """How long :meth:`MqttLink.stop` lets a command being handled finish."""
 OPERATION_TIMEOUT_S = 10.0
+STATE_INTERVAL_S = 0.05
+"""At most one ``state`` message per this interval: a burst of changes (a slider dragged,
+hundreds of commands a second) is published as its latest state, one broker round trip
+and one message per subscriber instead of one per change; a lone change goes out at once."""
 
 
 class CommandHandler(Protocol):
@@ -256,6 +261,12 @@ class MqttLink:
         paho = _paho_of(client)
         if paho is not None:
             paho.manual_ack_set(True)
+            # no client-side cap on QoS 1 messages in flight: a capped result would wait in
+            # paho's queue while the command's PUBACK went out ahead of it
+            paho.max_inflight_messages_set(0)
+        # Up to IN_FLIGHT results plus the retained messages wait for their PUBACK at once:
+        # that is normal here, not the backlog aiomqtt warns about (once per publish).
+        client.pending_calls_threshold = 4 * IN_FLIGHT
         return client
 
     async def _session(self) -> None:
@@ -359,7 +370,23 @@ class MqttLink:
             extension = self._extension_of.get(message.topic.value)
             if message.topic.value == self.topics.cmd:
                 result = await self._answer(message)
-                await client.publish(self.topics.result, _json(result), qos=1, retain=False)
+                if paho is None:
+                    await client.publish(self.topics.result, _json(result), qos=1, retain=False)
+                else:
+                    # Queued on the connection ahead of the command's PUBACK (below): the
+                    # broker has the result before it forgets the command, and if the
+                    # connection dies with both unsent, the command comes again (answered
+                    # from the store). So the PUBACK need not wait for the result's own.
+                    info = paho.publish(self.topics.result, _json(result), qos=1, retain=False)
+                    if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
+                        self._log.info(
+                            "device %s: result of %s not sent (%s); the broker sends the "
+                            "command again",
+                            self.device_id,
+                            result.id,
+                            paho_mqtt.error_string(info.rc),
+                        )
+                        return
             elif extension is not None:
                 payload = message.payload
                 await extension.handle(
@@ -402,11 +429,19 @@ class MqttLink:
         return result
 
     async def _publish_retained(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        state_sent_at = -STATE_INTERVAL_S
         while True:
             await self._retained_event.wait()
             self._retained_event.clear()
             while self._retained:
-                topic, model = next(iter(self._retained.items()))
+                topic = next(iter(self._retained))
+                if topic == self.topics.state:
+                    wait = state_sent_at + STATE_INTERVAL_S - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)  # newer states replace this one meanwhile
+                    state_sent_at = loop.time()
+                model = self._retained[topic]
                 await client.publish(topic, _json(model), qos=1, retain=True)
                 if self._retained.get(topic) is model:
                     del self._retained[topic]
