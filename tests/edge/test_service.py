@@ -379,3 +379,28 @@ def test_announcements_run_in_ticket_order_whatever_order_they_finish() -> None:
     order.done(tickets[4], note(4))
     order.done(tickets[3], None)  # nothing to announce (a refused command)
     assert ran == [0, 2, 4]
+
+
+async def test_frame_waiters_resolve_in_order_from_another_thread() -> None:
+    from concurrent.futures import Future
+
+    from lightbox.edge.service import _FrameWaiters
+
+    frames = _FrameWaiters()
+    changes: list[Future[int]] = [Future() for _ in range(4)]
+    waiters = [frames.wait(change) for change in changes]
+    abandoned = waiters[1]
+    abandoned.cancel()  # a command that stopped waiting (timed out)
+
+    def render_thread() -> None:  # one frame shows the first three changes
+        changes[0].set_result(7)
+        changes[1].set_result(7)
+        changes[2].set_exception(RuntimeError("render loop stopped"))
+
+    await asyncio.to_thread(render_thread)
+    assert await waiters[0] == 7
+    with pytest.raises(RuntimeError, match="stopped"):
+        await waiters[2]
+    assert not waiters[3].done()
+    changes[3].set_result(8)  # from this thread: resolved on the next pass of the loop
+    assert await asyncio.wait_for(waiters[3], 5) == 8

@@ -30,6 +30,7 @@ import functools
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -135,6 +136,7 @@ class LightBoxService:
         self._lock = asyncio.Lock()
         self._committer = _Committer(store)
         self._in_order = _InOrder()  # announcements, in the order changes were made
+        self._frames = _FrameWaiters()
         self._inflight: dict[str, asyncio.Future[CommandResult]] = {}
         # ids with a stored result: a new id (nearly every command) needs no store read
         self._known_ids: set[str] = set()
@@ -480,7 +482,7 @@ class LightBoxService:
         if frame is None:
             return
         try:
-            await asyncio.wait_for(asyncio.wrap_future(frame), timeout=SHOW_TIMEOUT_S)
+            await asyncio.wait_for(self._frames.wait(frame), timeout=SHOW_TIMEOUT_S)
         except Exception as err:  # the loop stopped or hangs: the driver is at fault
             log.warning(
                 "command %s is stored but was not shown within %.0f s: %s",
@@ -795,6 +797,47 @@ class LightBoxService:
             await self._committer.submit([], state, None, None)
             self._state = state
             self._publish_state(state)
+
+
+class _FrameWaiters:
+    """Awaitable "shown" for the render loop's change futures, one loop wake-up per frame.
+
+    ``asyncio.wrap_future`` would cost every change its own thread-safe call into the
+    event loop (a write to its wake-up pipe and a pass of the loop); the changes shown by
+    one frame are resolved together instead.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[Future[int], asyncio.Future[int]]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False
+
+    def wait(self, frame: Future[int]) -> asyncio.Future[int]:
+        loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        self._waiting.append((frame, waiter))
+        frame.add_done_callback(self._done)  # at once if already done
+        return waiter
+
+    def _done(self, _frame: Future[int]) -> None:  # the render thread (or this one)
+        if self._scheduled or self._loop is None:
+            return
+        self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits
+            self._loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        self._scheduled = False  # before looking: a frame done from now on schedules again
+        while self._waiting and self._waiting[0][0].done():
+            frame, waiter = self._waiting.popleft()
+            if waiter.done():  # given up on (timed out, cancelled)
+                continue
+            if frame.cancelled():
+                waiter.cancel()
+            elif (error := frame.exception()) is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(frame.result())
 
 
 class _InOrder:
