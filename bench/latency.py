@@ -254,11 +254,19 @@ def rest_run(
     async def main() -> None:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
         async with httpx.AsyncClient(
-            base_url=base, limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
+            base_url=base,
+            limits=limits,
+            # a saturated LightBox queues requests: wait for a connection as long as it takes
+            timeout=httpx.Timeout(30, pool=None),
+            headers={"Authorization": f"Bearer {token}"},
         ) as client:
 
             async def one(seq: int) -> None:
-                response = await client.post("/api/v1/commands", json=command(seq))
+                try:
+                    response = await client.post("/api/v1/commands", json=command(seq))
+                except httpx.HTTPError as err:  # counted as lost, not a crashed bench
+                    results[f"bench-{seq}"] = {"ok": False, "error": repr(err)}
+                    return
                 results[f"bench-{seq}"] = response.json() | {"ok": response.status_code == 200}
 
             tasks = []
