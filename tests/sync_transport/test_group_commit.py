@@ -187,3 +187,43 @@ async def test_worker_processes_answer(pg_url: str, schema: str, broker: LocalMo
                         break
     finally:
         await pool.stop()
+
+
+async def test_unacknowledged_cloud_deltas_are_sent_again_after_a_reconnect(
+    pg_url: str, schema: str
+) -> None:
+    """Replies go out without waiting for their PUBACK; after a reconnect the cloud sends
+    every device again what it has not acknowledged."""
+    engine = create_engine(pg_url, schema=schema)
+    try:
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(Device),
+                [
+                    {
+                        "id": i,
+                        "name": i,
+                        "version": "0.1.0",
+                        "hardware": "test",
+                        "registered_at": now,
+                        "online": True,
+                        "registration_secret_hash": "x" * 64,
+                    }
+                    for i in ("box-edited", "box-quiet")
+                ],
+            )
+        repo = SyncRepo(create_sessionmaker(engine))
+        first, _ = delta(None, 1, 10)
+        await repo.merge_many([("box-edited", first), ("box-quiet", first)])
+        await repo.edit("box-edited", {"state": {"brightness": 99}})  # an owner's edit
+        (sent,) = await repo.pending()
+        assert sent.device_id == "box-edited"
+        assert await repo.pending() == []  # marked sent: not taken again
+        # the reply was queued on a connection that then died: nobody acknowledged it
+        assert await repo.rewind_unacknowledged() == 1  # box-quiet has nothing unacked
+        (again,) = await repo.pending()
+        assert again.device_id == "box-edited"
+        assert again.message == sent.message
+    finally:
+        await engine.dispose()

@@ -21,6 +21,7 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -82,8 +83,12 @@ class BrokerConnection:
         keepalive: int = 30,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
+        mqtt5: bool = True,
     ) -> None:
         parsed = parse_mqtt_url(mqtt_url)
+        # MQTT 5 for message expiry (relay commands); a connection that needs none of it
+        # (the sync worker) speaks 3.1.1: paho decodes a property set for every 5.0 packet
+        self._protocol = aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311
         self._host, self._port = parsed.host, parsed.port
         self._username = username or parsed.username
         self._password = password or parsed.password
@@ -99,7 +104,12 @@ class BrokerConnection:
         self._stop = asyncio.Event()
         self._running = False
         self._finished = asyncio.Event()
+        self._on_connect: list[Callable[[], None]] = []
         self._log = logging.LoggerAdapter(logger, {"client_id": self.client_id})
+
+    def on_connect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every (re)connect, once subscribed."""
+        self._on_connect.append(callback)
 
     def subscribe(
         self, topic_filter: str, handler: Handler, *, qos: int = 1, name: str = ""
@@ -146,6 +156,21 @@ class BrokerConnection:
             )
         except aiomqtt.MqttError as err:
             raise NotConnected(f"publishing on {topic} failed: {err}") from err
+
+    def publish_nowait(self, topic: str, payload: bytes | str, *, qos: int = 1) -> None:
+        """Queue a publish on the connection without waiting for its PUBACK.
+
+        For answers the receiver asks again for when one is lost (sync acks: the device
+        sends its delta again until it is acknowledged); raises :class:`NotConnected` when
+        there is no connection to queue it on.
+        """
+        client = self._client
+        paho = getattr(client, "_client", None) if client is not None else None
+        if client is None or paho is None or not self.connected:
+            raise NotConnected(f"not connected to the cloud broker {self._host}:{self._port}")
+        info = paho.publish(topic, payload, qos=qos)
+        if info.rc != 0:  # MQTT_ERR_SUCCESS
+            raise NotConnected(f"publishing on {topic} failed: rc {info.rc}")
 
     async def run(self) -> None:
         """Connect, subscribe, dispatch and reconnect, until :meth:`stop` or cancelled."""
@@ -200,19 +225,27 @@ class BrokerConnection:
                 await asyncio.wait_for(self._finished.wait(), timeout)
 
     async def _session(self) -> None:
+        session: dict[str, Any] = (
+            {"clean_start": True}
+            if self._protocol == aiomqtt.ProtocolVersion.V5
+            else {"clean_session": True}
+        )
         client = aiomqtt.Client(
             self._host,
             self._port,
             username=self._username,
             password=self._password,
             identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=True,
+            protocol=self._protocol,
+            **session,
             keepalive=self._keepalive,
             tls_context=self._tls,
             timeout=OPERATION_TIMEOUT_S,
             logger=logging.getLogger(f"{__name__}.client"),
         )
+        # Hundreds of publishes waiting for their PUBACK at once are normal here (relay,
+        # sync replies): aiomqtt would log a warning for each one over 10.
+        client.pending_calls_threshold = 100_000
         try:
             async with client:
                 for sub in self._subscriptions:
@@ -232,6 +265,11 @@ class BrokerConnection:
                 self._log.info(
                     "cloud broker %s:%s: connected as %s", self._host, self._port, self.client_id
                 )
+                for callback in self._on_connect:
+                    try:
+                        callback()
+                    except Exception:
+                        self._log.exception("an on-connect callback failed")
                 reader = asyncio.create_task(self._read(client))
                 stop = asyncio.create_task(self._stop.wait())
                 try:

@@ -327,6 +327,16 @@ class SyncRepo:
                 .values(sent=DeviceSync.acked, pending_down=True)
             )
 
+    async def rewind_unacknowledged(self) -> int:
+        """Send every device again what it has not acknowledged (after a reconnect)."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(DeviceSync)
+                .where(DeviceSync.sent.is_distinct_from(DeviceSync.acked))
+                .values(sent=DeviceSync.acked, pending_down=True)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def pending(self, limit: int = 100) -> list[Pending]:
         """Cloud edits waiting for their device: take them (skipping rows another instance
         holds), mark them sent, return the deltas to publish."""

@@ -91,6 +91,7 @@ class SyncWorker:
             password,
             client_id=f"lightbox-sync-{self.instance_id}-{uuid.uuid4().hex[:6]}"[:128],
             tls_context=tls_context,
+            mqtt5=False,  # nothing here needs 5.0, whose packets cost more to decode
         )
         self._prefix = prefix
         self.connection.subscribe(shared(f"{prefix}/+/sync/up"), self._on_sync, name="sync-up")
@@ -102,6 +103,8 @@ class SyncWorker:
         self._batch = max(1, batch)
         self._tasks: list[asyncio.Task[None]] = []
         self._kick = asyncio.Event()
+        self._resend = False
+        self.connection.on_connect(self._reconnected)
         self.stats = WorkerStats()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -126,6 +129,14 @@ class SyncWorker:
 
     def kick(self) -> None:
         """Run the sweep now (after an API edit on this instance)."""
+        self._kick.set()
+
+    def _reconnected(self) -> None:
+        # Replies are queued without waiting for their PUBACK: those still queued when a
+        # connection died are gone. On every (re)connect the cloud sends each device what
+        # it has not acknowledged (docs/sync.md: each side resends from the last
+        # acknowledged point on reconnect).
+        self._resend = True
         self._kick.set()
 
     # -- messages -----------------------------------------------------------------------------
@@ -187,19 +198,30 @@ class SyncWorker:
                 logger.warning("device %s: bad sync message dropped: %s", device_id, err)
         results = await self.repo.merge_many(batch)
         self.stats.batches += 1
-        replies = []
         for (device_id, _), result in zip(batch, results, strict=True):
             if result is None:
                 self.stats.dropped += 1
                 continue
             self.stats.merged += 1
             if result.reply is not None:
-                replies.append(self._send(device_id, encode_message(result.reply)))
-        # published concurrently (in order: each call hands its packet to the client at once)
-        await asyncio.gather(*replies)
+                await self._reply(device_id, encode_message(result.reply))
         if self.stats.keep_latencies:
             now = time.perf_counter()
             self.stats.latencies_ms.extend((now - at) * 1000 for at in started)
+
+    async def _reply(self, device_id: str, payload: bytes) -> None:
+        """Queue a reply without waiting for its PUBACK: the next batch need not wait.
+
+        A reply lost with the connection costs nothing: the device sends its delta again
+        until it is acknowledged, and the cloud's own changes wait in ``pending_down``
+        (rewound here when the reply cannot even be queued).
+        """
+        try:
+            self.connection.publish_nowait(down_topic(device_id, self._prefix), payload, qos=1)
+            self.stats.replies += 1
+        except NotConnected as err:
+            logger.warning("device %s: sync reply not sent (%s); will resend", device_id, err)
+            await self.repo.rewind(device_id)
 
     async def _send(self, device_id: str, payload: bytes) -> None:
         try:
@@ -226,6 +248,9 @@ class SyncWorker:
             if not self.connection.connected:
                 continue
             try:
+                if self._resend:
+                    self._resend = False
+                    await self.repo.rewind_unacknowledged()
                 for item in await self.repo.pending():
                     await self._send(item.device_id, encode_message(item.message))
             except Exception:
