@@ -30,7 +30,7 @@ device_bearer = HTTPBearer(
 )
 
 
-def get_services(conn: HTTPConnection) -> CloudServices:
+async def get_services(conn: HTTPConnection) -> CloudServices:
     services: CloudServices = conn.app.state.services
     return services
 
@@ -77,7 +77,7 @@ def device_secret(
 DeviceSecretDep = Annotated[str | None, Depends(device_secret)]
 
 
-def client_ip(conn: HTTPConnection) -> str:
+async def client_ip(conn: HTTPConnection) -> str:
     """The client's address (behind a proxy: uvicorn's ``forwarded_allow_ips`` decides)."""
     return conn.client.host if conn.client else "unknown"
 

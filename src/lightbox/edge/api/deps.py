@@ -30,12 +30,12 @@ bearer = HTTPBearer(
 )
 
 
-def get_service(conn: HTTPConnection) -> LightBoxService:
+async def get_service(conn: HTTPConnection) -> LightBoxService:
     service: LightBoxService = conn.app.state.service
     return service
 
 
-def get_frames(conn: HTTPConnection) -> FrameTap:
+async def get_frames(conn: HTTPConnection) -> FrameTap:
     frames: FrameTap = conn.app.state.frames
     return frames
 
