@@ -404,3 +404,34 @@ async def test_frame_waiters_resolve_in_order_from_another_thread() -> None:
     assert not waiters[3].done()
     changes[3].set_result(8)  # from this thread: resolved on the next pass of the loop
     assert await asyncio.wait_for(waiters[3], 5) == 8
+
+
+async def test_a_stream_of_commands_shares_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands 2 ms apart (500/s): several per fsync, not one each; all stored in order."""
+    service = await make_service(tmp_path)
+    commits = 0
+    real = service.store.transaction
+
+    def counting() -> object:
+        nonlocal commits
+        commits += 1
+        return real()
+
+    monkeypatch.setattr(service.store, "transaction", counting)
+    try:
+        tasks = []
+        for i in range(60):
+            command = {"id": f"s{i}", "type": "set", "brightness": i + 1}
+            tasks.append(asyncio.create_task(run(service, command)))
+            await asyncio.sleep(0.002)
+        results = await asyncio.gather(*tasks)
+        assert all(r.ok for r in results)
+        assert commits <= 40, commits
+        stored = service.store.load_state()
+        assert stored is not None and stored.brightness == 60
+    finally:
+        monkeypatch.undo()
+        await service.stop()
+        service.store.close()
