@@ -41,6 +41,7 @@ from lightbox.edge.mqtt.settings import parse_mqtt_url
 from lightbox.edge.runtime import EdgeRuntime
 from lightbox.protocol import Settings, Stats, parse_command
 from lightbox.render.output import OutputFrame
+from machine import describe  # bench/machine.py, beside this script
 
 console = Console()
 RATES = (10, 100, 500)
@@ -390,6 +391,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="per rate and path")
     parser.add_argument("--paths", default="mqtt,rest", help="which of mqtt,rest to measure")
     args = parser.parse_args()
+    print(describe())
     rates = [int(r) for r in args.rates.split(",")]
     paths = set(args.paths.split(","))
     if not paths or not paths <= {"mqtt", "rest"}:

@@ -71,6 +71,7 @@ from lightbox.sync.messages import (
     encode_telemetry,
     up_topic,
 )
+from machine import describe  # bench/machine.py, beside this script
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sync_model import library
@@ -418,6 +419,7 @@ def main() -> None:
         "--sync-workers", type=int, default=1, help="worker processes of the cloud instance"
     )
     args = parser.parse_args()
+    print(describe())
     delta, full, telemetry = bytes_per_day()
     pct = 100 * delta / full
     print(f"bytes per device per day: delta {delta} B, full {full} B ({pct:.1f}%)")
