@@ -210,12 +210,11 @@ names the field at fault when there is one.
 - **Acknowledgement after the result.** aiomqtt, the MQTT library, sends the PUBACK for a
   QoS 1 message as soon as it is queued for the application, before it is handled. The
   LightBox switches its underlying paho-mqtt client to manual acknowledgements and
-  acknowledges a command only after its change was stored and its result was queued on
-  the connection ahead of the acknowledgement (one TCP stream keeps that order, so the
-  broker has the result before it forgets the command). So a command that was being
-  handled when the LightBox crashed or lost the broker is delivered again
-  (at-least-once); the command id makes that redelivery harmless. A command whose
-  handling failed with `internal` is acknowledged (not redelivered forever).
+  acknowledges a command only after its result was published (the broker acknowledged
+  it). So a command that was being handled when the LightBox crashed or lost the broker
+  is delivered again (at-least-once); the command id makes that redelivery harmless. A
+  command whose handling failed with `internal` is acknowledged (not redelivered
+  forever).
 - **Reconnects** happen forever, with exponential backoff and full jitter: the n-th
   retry waits a random time between `reconnect_min_s` and
   `min(reconnect_max_s, reconnect_min_s × 2^n)`. A connection that lasted

@@ -343,8 +343,7 @@ class Tx(_Reads):
             # seq is the rowid: a new id takes max + 1 and a repeated one keeps its seq, so
             # the newest RESULTS_KEPT are one range of keys. (An OFFSET walk here read every
             # kept row on every command: the cost grew with the table.)
-            "DELETE FROM command_results WHERE seq <= "
-            "(SELECT max(seq) FROM command_results) - ?",
+            "DELETE FROM command_results WHERE seq <= (SELECT max(seq) FROM command_results) - ?",
             (RESULTS_KEPT,),
         )
 
