@@ -132,7 +132,7 @@ class RedisCache:
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 6
 
     async def close(self) -> None:
         if self._owned:
