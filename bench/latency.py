@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from lightbox import aio
 from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.mqtt.settings import parse_mqtt_url
@@ -380,7 +381,7 @@ def serve_lightbox(url: str, shown: Shown, conn: Any) -> None:
             conn.send(service.stats().model_dump())
             await runtime.stop()
 
-    asyncio.run(run())
+    aio.run(run())
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 The benchmarks here run on shared 2-core VMs whose speed differs from one to the next by
 a factor of two or more. Each prints :func:`describe` first, so that figures from two
 machines can be put side by side: the CPU, the cores, and the time one core takes for a
-fixed pure-Python loop (the interpreter work that dominates the LightBox's hot paths).
+fixed pure-Python loop (the interpreter work that dominates the LightBox's hot paths), and
+the event loop the services run on (see :mod:`lightbox.aio`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import platform
 import time
 from pathlib import Path
+
+from lightbox import aio
 
 LOOP = 10_000_000
 
@@ -42,7 +45,7 @@ def describe() -> str:
     """One line: CPU, cores, Python version, and the reference loop's time."""
     return (
         f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"reference loop ({LOOP:,} additions) {python_loop_s():.2f} s"
+        f"reference loop ({LOOP:,} additions) {python_loop_s():.2f} s; event loop {aio.describe()}"
     )
 
 

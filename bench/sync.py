@@ -39,6 +39,7 @@ from urllib.parse import quote
 import aiomqtt
 from sqlalchemy import insert, text
 
+from lightbox import aio
 from lightbox.cloud.broker.local import LocalMosquitto
 from lightbox.cloud.db import Device, create_engine
 from lightbox.cloud.db.migrate import upgrade
@@ -194,7 +195,7 @@ def _load_proc(
     rate: int,
     out: Any,
 ) -> None:
-    out.put(asyncio.run(_load(host, port, user, password, devices, paced_s, rate)))
+    out.put(aio.run(_load(host, port, user, password, devices, paced_s, rate)))
     if os.environ.get("BENCH_DEBUG"):
         print(f"load generator: {time.process_time():.1f} s CPU", file=sys.stderr)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw
 from rich.console import Console
 
+from lightbox import aio
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.runtime import EdgeRuntime
 from lightbox.edge.service import LightBoxService
@@ -225,4 +226,4 @@ def run_demo(
 
     logs.configure("warning")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(host, port, size or Size(64, 32), seconds, data_dir))
+        aio.run(_run(host, port, size or Size(64, 32), seconds, data_dir))

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from lightbox import aio
+
 cloud_app = typer.Typer(help="Run the LightBox cloud service.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
@@ -158,7 +160,7 @@ def run(
     assert isinstance(cfg, CloudConfig)
     logs.configure(cfg.log_level, cfg.log_format, instance=cfg.instance_id)
     try:
-        asyncio.run(_serve(cfg, migrate_first=dev or apply_migrations))
+        aio.run(_serve(cfg, migrate_first=dev or apply_migrations))
     except OSError as err:
         err_console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from err

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from lightbox import aio
 
 edge_app = typer.Typer(help="Run a LightBox and manage it.", no_args_is_help=True)
 token_app = typer.Typer(help="Local API tokens.", no_args_is_help=True)
@@ -93,7 +94,7 @@ def run(
         await runtime.run_until_signal()
 
     try:
-        asyncio.run(main())
+        aio.run(main())
     except OSError as err:
         err_console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from err

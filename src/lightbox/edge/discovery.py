@@ -2,8 +2,9 @@
 
 A LightBox advertises one service instance of type ``_lightbox._tcp.local.``:
 
-- instance name: the device name (``Kitchen sign._lightbox._tcp.local.``); zeroconf makes
-  it unique (``Kitchen sign (2)``) when another device already uses it;
+- instance name: the device name (``Kitchen sign._lightbox._tcp.local.``), made unique
+  (``Kitchen sign-2``) when another device already uses it: by zeroconf's probing, or
+  later, when two devices announce the same name (the greater device id renames);
 - SRV: host ``<device id>.local.`` (its own name, so it never clashes with avahi's host
   name), port: the local API's HTTP port;
 - A: the host's IPv4 addresses (those of ``interfaces`` when given);
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import ifaddr
-from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from lightbox import __version__
@@ -108,6 +109,9 @@ class Advertiser:
         self._info: AsyncServiceInfo | None = None
         self._record: _Record | None = None
         self._task: asyncio.Task[None] | None = None
+        self._browser: AsyncServiceBrowser | None = None
+        self._conflict_task: asyncio.Task[None] | None = None
+        self._others: set[str] = set()  # service names seen on the network (ours too)
         self._lock = asyncio.Lock()
         self.announcements = 0
 
@@ -122,11 +126,22 @@ class Advertiser:
             return
         self._zc = _zeroconf(self._interfaces)
         try:
+            # Keep watching the other LightBoxes (multicast questions: every responder on
+            # the link hears the answers): zeroconf's probes only catch a name that another
+            # device defends within their 1.5 s (not one that starts at the same moment,
+            # or whose defence comes late or, as unicast, to another socket on this host).
+            self._browser = AsyncServiceBrowser(
+                self._zc.zeroconf,
+                [SERVICE_TYPE],
+                handlers=[self._on_service],
+                question_type=DNSQuestionType.QM,
+            )
             async with self._lock:
                 record = await self._current()
                 await self._register(record)
         except BaseException:
             zc, self._zc = self._zc, None
+            await self._stop_browser()
             await zc.async_close()
             raise
         self._task = asyncio.create_task(self._watch(), name="mdns-watch")
@@ -168,6 +183,7 @@ class Advertiser:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._stop_browser()
         zc, self._zc = self._zc, None
         if zc is None:
             return
@@ -180,6 +196,74 @@ class Advertiser:
             await zc.async_close()
 
     # -- internals --------------------------------------------------------------------
+    async def _stop_browser(self) -> None:
+        conflict = self._conflict_task
+        if conflict is not None:
+            conflict.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await conflict
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            await browser.async_cancel()
+
+    def _on_service(
+        self,
+        zeroconf: Zeroconf,
+        service_type: str,
+        name: str,
+        state_change: ServiceStateChange,
+    ) -> None:
+        if state_change is ServiceStateChange.Removed:
+            self._others.discard(name)
+            return
+        self._others.add(name)
+        mine = self._info.name if self._info is not None else None
+        if mine is None:
+            return
+        if name.lower() == mine.lower() and self._conflict_task is None:
+            self._conflict_task = asyncio.create_task(self._resolve_conflict(name))
+
+    async def _resolve_conflict(self, name: str) -> None:
+        """Another device announces our instance name: the one with the greater id renames.
+
+        RFC 6762 section 9: a conflict seen after probing is resolved again; a fixed order
+        (the device ids) keeps both from renaming at once and racing each other.
+        """
+        try:
+            zc = self._zc
+            if zc is None:
+                return
+            other = AsyncServiceInfo(SERVICE_TYPE, name)
+            if not await other.async_request(zc.zeroconf, 3000):
+                return
+            other_id = (other.properties or {}).get(b"id")
+            if other_id is None or other_id.decode(errors="replace") == self.device_id:
+                return  # our own record
+            if self.device_id < other_id.decode(errors="replace"):
+                log.info("mDNS: %s is also claimed by %r, which renames", name, other_id)
+                return
+            async with self._lock:
+                if self._zc is None or self._info is None or self._record is None:
+                    return
+                if self._info.name.lower() != name.lower():
+                    return  # renamed meanwhile
+                taken = {n.lower() for n in self._others}
+                number = 2
+                while f"{self._record.name}-{number}.{SERVICE_TYPE}".lower() in taken:
+                    number += 1
+                await self._unregister()
+                await self._register(self._record, f"{self._record.name}-{number}.{SERVICE_TYPE}")
+            log.warning(
+                "mDNS: %s is also used by device %r; now advertising as %s",
+                name,
+                other_id.decode(errors="replace"),
+                self.service_name,
+            )
+        except Exception:
+            log.exception("mDNS: could not resolve a name conflict over %s", name)
+        finally:
+            self._conflict_task = None
+
     async def _current(self) -> _Record:
         paired = bool(await asyncio.to_thread(self._paired))
         addresses = tuple(await asyncio.to_thread(host_addresses, self._interfaces))
@@ -201,9 +285,9 @@ class Advertiser:
             parsed_addresses=list(record.addresses),
         )
 
-    async def _register(self, record: _Record) -> None:
+    async def _register(self, record: _Record, service_name: str | None = None) -> None:
         assert self._zc is not None
-        info = self._info_for(record)
+        info = self._info_for(record, service_name)
         await (await self._zc.async_register_service(info, allow_name_change=True))
         self._info, self._record = info, record
         self.announcements += 1

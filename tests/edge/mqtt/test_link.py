@@ -20,6 +20,8 @@ from tests.edge.mqtt.conftest import (
     results_by_id,
 )
 
+pytestmark = pytest.mark.both_loops  # the services run on uvloop where it is installed
+
 
 def make_link(device: Device, url: str, handler: FakeHandler, **extra: object) -> MqttLink:
     link = MqttLink(device.settings(url, **extra), device.device_id, handler)
@@ -157,9 +159,21 @@ async def test_status_info_and_state_are_retained(broker_url: str, device: Devic
 
     link = MqttLink(device.settings(broker_url), device.device_id, handler, info=info)
     async with RunningLink(link):
-        async with Watcher(broker_url, [t.result]) as results:
+        async with Watcher(broker_url, [t.result, t.state]) as early:
             await publish(broker_url, t.cmd, set_cmd("b", brightness=7))
-            await results.wait_for(lambda ms: len(ms) >= 1, what="a result")
+            # the state goes out after the result (at most every STATE_INTERVAL_S): a
+            # subscriber arriving before it would get it live, not retained
+            await early.wait_for(
+                lambda ms: (
+                    any(m.topic.value == t.result for m in ms)
+                    and any(
+                        m.topic.value == t.state
+                        and State.model_validate_json(m.payload).brightness == 7
+                        for m in ms
+                    )
+                ),
+                what="a result and the new state",
+            )
         # A subscriber arriving later gets the retained status, info and latest state.
         async with Watcher(broker_url, [t.status, t.info, t.state]) as late:
             await late.wait_for(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from lightbox import aio
+
 __all__ = ["SyncWorkerPool", "WorkerSpec"]
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ def _run(spec: WorkerSpec, index: int, ready: Any, stop: Any) -> None:
     from lightbox import logs
 
     logs.configure(spec.log_level, spec.log_format, instance=f"{spec.instance_id}/sync{index}")
-    asyncio.run(_serve(spec, index, ready, stop))
+    aio.run(_serve(spec, index, ready, stop))
 
 
 async def _serve(spec: WorkerSpec, index: int, ready: Any, stop: Any) -> None:
