@@ -100,6 +100,33 @@ class Box:
         return self.proc.wait(20)
 
 
+def brokers_of(data_dir: Path) -> list[int]:
+    """Pids of the mosquitto processes whose persistence lives in ``data_dir``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            if not args or not args[0].endswith(b"mosquitto") or b"-c" not in args:
+                continue
+            config = Path(args[args.index(b"-c") + 1].decode()).read_text()
+        except (OSError, IndexError):
+            continue
+        if str(data_dir) in config:
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_no_broker(data_dir: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while brokers_of(data_dir):
+        assert time.monotonic() < deadline, (
+            f"the embedded broker outlived its LightBox: {brokers_of(data_dir)}"
+        )
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def box(tmp_path: Path) -> Iterator[Box]:
     b = Box(tmp_path / "data")
@@ -134,6 +161,7 @@ def test_sigterm_stops_cleanly_and_a_restart_shows_the_same_scene(box: Box) -> N
 def test_kill_9_during_writes_loses_no_acknowledged_change(box: Box) -> None:
     rng = random.Random(os.environ.get("LIGHTBOX_CRASH_SEED", "7"))
     box.start()
+    assert len(brokers_of(box.data_dir)) == 1  # the embedded broker of `make demo`
     headers = {"Authorization": f"Bearer {box.token()}"}
     acked = 0
     for _round in range(3):
@@ -153,6 +181,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_change(box: Box) -> None:
                 assert reply.status_code == 200, reply.text
                 acked += 1
         box.stop(signal.SIGKILL)
+        wait_no_broker(box.data_dir)  # it dies with its LightBox (PR_SET_PDEATHSIG)
         box.start()
         state = httpx.get(f"{box.url}/api/v1/state", headers=headers, timeout=5).json()
         last = ((acked - 1) % 250) + 1

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from lightbox.children import die_with_parent
 from lightbox.cloud.broker.config import DEFAULT_PLUGIN_PATH, write_broker_files
 from lightbox.protocol.topics import PREFIX
 
@@ -124,6 +125,7 @@ class LocalMosquitto:
             [binary, "-c", str(self.files.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent,  # no orphaned broker when its owner is killed
         )
         deadline = time.monotonic() + timeout
         while not _listening(self.host, self.port):

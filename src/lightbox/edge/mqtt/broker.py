@@ -36,6 +36,8 @@ from typing import Any, Literal
 
 from amqtt.plugins.base import BaseAuthPlugin
 
+from lightbox.children import die_with_parent
+
 __all__ = ["BrokerError", "EmbeddedBroker"]
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ class EmbeddedBroker:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=die_with_parent,  # no orphaned broker after a kill -9
         )
         lines: list[str] = []
         self._log_task = asyncio.create_task(self._pump_log(self._proc, lines))
