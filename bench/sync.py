@@ -368,7 +368,7 @@ def throughput(
             mqtt_url=f"mqtt://{quote(broker.cloud_username, safe='')}:"
             f"{quote(broker.cloud_password, safe='')}@{broker.host}:{broker.port}",
             instance_id="bench",
-            partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
+            partitions=int(os.environ.get("BENCH_PARTITIONS", "1")),
             batch=int(os.environ.get("BENCH_BATCH", "256")),
             pool_size=10,
             schema=schema,

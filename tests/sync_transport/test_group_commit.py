@@ -15,7 +15,7 @@ from lightbox.cloud.db import Device, create_engine, create_sessionmaker
 from lightbox.cloud.db.migrate import upgrade
 from lightbox.cloud.sync import SyncRepo, SyncWorkerPool, WorkerSpec
 from lightbox.sync import DEVICE, Delta, Register, Timestamp
-from lightbox.sync.messages import SyncMessage, encode_message, up_topic
+from lightbox.sync.messages import SyncMessage, decode_message, encode_message, up_topic
 from tests.cloud.broker.helpers import cloud_client
 
 pytestmark = pytest.mark.integration
@@ -89,7 +89,10 @@ def test_merge_many_sqlite(tmp_path: Path) -> None:
     asyncio.run(check(f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}", None))
 
 
-async def test_merge_many_concurrent_batches_do_not_deadlock(pg_url: str, schema: str) -> None:
+@pytest.mark.parametrize("keep", [False, True], ids=["pooled", "kept"])
+async def test_merge_many_concurrent_batches_do_not_deadlock(
+    pg_url: str, schema: str, keep: bool
+) -> None:
     """Overlapping batches in opposite orders, at once: all merged, nothing lost."""
     engine = create_engine(pg_url, schema=schema, pool_size=8)
     try:
@@ -111,7 +114,7 @@ async def test_merge_many_concurrent_batches_do_not_deadlock(pg_url: str, schema
                     for i in ids
                 ],
             )
-        repo = SyncRepo(create_sessionmaker(engine))
+        repo = SyncRepo(create_sessionmaker(engine), keep_connections=keep)
 
         def batch(order: list[str], n: int) -> list[tuple[str, SyncMessage]]:
             ts = Timestamp(BASE + n, 0, DEVICE)
@@ -132,13 +135,75 @@ async def test_merge_many_concurrent_batches_do_not_deadlock(pg_url: str, schema
             # is skipped by receive, as on the wire): the newest is there
             assert synced.marks.received == Timestamp(BASE + 8, 0, DEVICE)
             assert synced.document.values()["state.k8"] == 8
+        await repo.close()
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
 
 
-async def test_worker_processes_answer(pg_url: str, schema: str, broker: LocalMosquitto) -> None:
-    """``sync_workers``: two worker processes on the shared subscription, every delta of
-    ten devices acknowledged once (whichever process took it)."""
+async def test_kept_connection_is_reused_and_replaced_when_it_dies(
+    pg_url: str, schema: str
+) -> None:
+    """The worker's repo keeps one connection between batches (no checkout, no ping);
+    one that died is dropped and the next batch gets a fresh one; close() gives it back."""
+    engine = create_engine(pg_url, schema=schema)
+    try:
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(Device),
+                {
+                    "id": "box-k",
+                    "name": "box-k",
+                    "version": "0.1.0",
+                    "hardware": "test",
+                    "registered_at": now,
+                    "online": True,
+                    "registration_secret_hash": "x" * 64,
+                },
+            )
+        repo = SyncRepo(create_sessionmaker(engine), keep_connections=True)
+
+        async def backend_of_kept() -> int:
+            assert len(repo._idle) == 1
+            raw = (await repo._idle[0].get_raw_connection()).driver_connection
+            return int(raw.get_server_pid())
+
+        ts = None
+        for n in range(1, 4):
+            msg, ts = delta(ts, n, n)
+            (got,) = await repo.merge_many([("box-k", msg)])
+            assert got is not None and got.merged
+        first = await backend_of_kept()
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        msg, ts = delta(ts, 4, 4)
+        await repo.merge_many([("box-k", msg)])
+        assert await backend_of_kept() == first  # the same session, no new checkout
+
+        async with engine.connect() as admin:  # the connection dies under the repo
+            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        msg5, t5 = delta(ts, 5, 5)
+        with pytest.raises(Exception):  # noqa: B017 - whatever asyncpg raises
+            await repo.merge_many([("box-k", msg5)])
+        assert repo._idle == []  # dropped, not kept
+        (got,) = await repo.merge_many([("box-k", msg5)])  # the device sends it again
+        assert got is not None and got.reply is not None and got.reply.ack is not None
+        assert got.reply.ack.upto == t5
+        assert await backend_of_kept() != first
+        synced = await repo.get("box-k")
+        assert synced is not None and synced.document.values() == {"state.brightness": 5}
+        await repo.close()
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+async def test_worker_processes_answer(
+    pg_url: str, schema: str, broker: LocalMosquitto, partitions: int
+) -> None:
+    """``sync_workers``: two worker processes on the shared subscription, both deltas of
+    ten devices acknowledged, in order (whichever process and partition took them)."""
     engine = create_engine(pg_url, schema=schema)
     ids = [f"box-{i:02d}" for i in range(10)]
     now = datetime.now(UTC)
@@ -169,6 +234,7 @@ async def test_worker_processes_answer(pg_url: str, schema: str, broker: LocalMo
             instance_id="test",
             schema=schema,
             pool_size=2,
+            partitions=partitions,
         ),
         2,
     )
@@ -176,14 +242,21 @@ async def test_worker_processes_answer(pg_url: str, schema: str, broker: LocalMo
     try:
         async with cloud_client(broker) as device_side:
             await device_side.subscribe("lightbox/+/sync/down", qos=1)
-            for i in ids:
-                message, _ = delta(None, 1, 7)
-                await device_side.publish(up_topic(i), encode_message(message), qos=1)
-            acked: set[str] = set()
+            first, t1 = delta(None, 1, 7)
+            second, t2 = delta(t1, 2, 8)
+            for message in (first, second):
+                for i in ids:
+                    await device_side.publish(up_topic(i), encode_message(message), qos=1)
+            acked: dict[str, Timestamp] = {}
             async with asyncio.timeout(30):
                 async for m in device_side.messages:
-                    acked.add(m.topic.value.split("/")[1])
-                    if acked == set(ids):
+                    reply = decode_message(m.payload)
+                    assert reply.ack is not None
+                    device_id = m.topic.value.split("/")[1]
+                    if device_id in acked:  # never an older point after a newer one
+                        assert reply.ack.upto >= acked[device_id]
+                    acked[device_id] = reply.ack.upto
+                    if acked == dict.fromkeys(ids, t2):
                         break
     finally:
         await pool.stop()

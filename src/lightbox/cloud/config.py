@@ -96,7 +96,11 @@ class CloudConfig(BaseSettings):
         description="Sync worker processes of this instance (1: in the API process).",
     )
     sync_partitions: int = Field(
-        default=4, ge=1, le=256, description="Concurrent merge transactions per sync worker."
+        default=1,
+        ge=1,
+        le=256,
+        description="Concurrent merge transactions per sync worker (one takes bigger "
+        "batches: fewer transactions, less CPU; more sync workers scale out).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"

@@ -33,7 +33,7 @@ class WorkerSpec:
     database_url: str
     mqtt_url: str
     instance_id: str
-    partitions: int = 4
+    partitions: int = 1
     batch: int = 256
     pool_size: int = 10
     schema: str | None = None

@@ -9,8 +9,9 @@ On SQLite (one instance) the transaction's write lock does the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,7 +32,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from lightbox.cloud.db import Device, DeviceSync, Telemetry
 from lightbox.cloud.sync.merge import Answer, answer, edit, next_delta
@@ -63,7 +69,7 @@ _UPDATE = (
         last_error=func.coalesce(bindparam("p_error", type_=String), _SYNC.c.last_error),
     )
 )
-"""One device's row written back after a merge (executemany over a batch)."""
+"""One device's row written back after a merge (executemany over a batch; not PostgreSQL)."""
 
 # the same three statements for asyncpg (PostgreSQL), prepared once per connection
 _PG_CREATE = """
@@ -76,12 +82,19 @@ SELECT device_id, document, received, acked, sent FROM device_sync
 WHERE device_id = ANY($1::varchar[]) ORDER BY device_id FOR UPDATE
 """
 _PG_UPDATE = """
-UPDATE device_sync SET document = $2, received = $3, acked = $4, sent = $5, updated_at = $6,
-    last_sync_at = coalesce($7, last_sync_at),
-    pending_down = CASE WHEN $8::boolean THEN false ELSE pending_down END,
-    last_error = coalesce($9, last_error)
-WHERE device_id = $1
+UPDATE device_sync AS d SET document = u.document, received = u.received, acked = u.acked,
+    sent = u.sent, updated_at = $9,
+    last_sync_at = CASE WHEN u.merged THEN $9 ELSE d.last_sync_at END,
+    pending_down = CASE WHEN u.clear THEN false ELSE d.pending_down END,
+    last_error = coalesce(u.error, d.last_error)
+FROM unnest($1::varchar[], $2::bytea[], $3::varchar[], $4::varchar[], $5::varchar[],
+            $6::boolean[], $7::boolean[], $8::varchar[])
+    AS u(device_id, document, received, acked, sent, merged, clear, error)
+WHERE d.device_id = u.device_id
 """
+"""Every changed row of a batch in ONE statement (arrays, one element per device): for
+PostgreSQL one statement is much less work than one ``UPDATE`` per row (executemany),
+and the batch goes over the wire as eight arrays."""
 
 
 def _row_state(
@@ -140,9 +153,57 @@ class SyncRepo:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         clock: Callable[[], datetime] = _utcnow,
+        keep_connections: bool = False,
     ) -> None:
+        """``keep_connections``: :meth:`merge_many` keeps its PostgreSQL connection checked
+        out for the next batch (the sync worker's hot path); :meth:`close` gives them back.
+        """
         self._sessions = sessionmaker
         self._clock = clock
+        self._keep = keep_connections
+        # PostgreSQL connections kept checked out between batches (see _held)
+        self._idle: list[AsyncConnection] = []
+
+    async def close(self) -> None:
+        """Give back the connections :meth:`merge_many` keeps between batches."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        """A connection for one batch, kept checked out for the next one.
+
+        A batch is a few milliseconds of work; checking a connection out of the pool for
+        each cost a ``pool_pre_ping`` round trip and SQLAlchemy's greenlet hops, about a
+        sixth of the sync worker's CPU. A connection that failed is closed, not kept (the
+        next batch checks out a fresh one, pinged).
+        """
+        if not self._keep:
+            async with engine.connect() as fresh:
+                yield fresh
+            return
+        if self._idle:
+            conn = self._idle.pop()
+        else:
+            conn = await engine.connect()
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            # The batch statements take arrays of device ids. A generic plan, which
+            # PostgreSQL caches for a prepared statement after five executions, may have
+            # been made while the table was small: a sequential scan testing every row
+            # against the whole array (it took as much CPU as the worker at 2,000
+            # updates/s). Planned for each batch's own array, they use the primary key.
+            await raw.execute("SET plan_cache_mode = force_custom_plan")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
+        self._idle.append(conn)
 
     # -- rows -----------------------------------------------------------------------------
 
@@ -197,8 +258,9 @@ class SyncRepo:
         Group commit: the rows of every device in the batch are created if missing (only for
         registered devices), then locked with ``SELECT ... FOR UPDATE`` in device id order
         (two instances locking overlapping batches cannot deadlock), each device's messages
-        are answered in order, and the rows are written back in one ``executemany``. Plain
-        SQL: on PostgreSQL straight through asyncpg (prepared statements, the engine's raw
+        are answered in order, and the rows are written back together (on PostgreSQL one
+        ``UPDATE ... FROM unnest(...)``, elsewhere an ``executemany``). Plain SQL: on
+        PostgreSQL straight through asyncpg (prepared statements, the engine's raw
         connection), elsewhere SQLAlchemy Core; no ORM objects. The answers come back in
         the order of ``messages`` (``None``: unknown device); publish the replies only after
         this returns (the commit).
@@ -209,7 +271,7 @@ class SyncRepo:
         now = self._clock()
         bind = self._sessions.kw.get("bind")
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            async with bind.connect() as conn:
+            async with self._connection(bind) as conn:
                 raw: Any = (await conn.get_raw_connection()).driver_connection
                 assert raw is not None
                 async with raw.transaction():
@@ -231,22 +293,17 @@ class SyncRepo:
                     }
                     answers, writes = self._answer(messages, states, now)
                     if writes:
-                        await raw.executemany(
+                        await raw.execute(
                             _PG_UPDATE,
-                            [
-                                (
-                                    w["p_key"],
-                                    w["p_document"],
-                                    w["p_received"],
-                                    w["p_acked"],
-                                    w["p_sent"],
-                                    w["p_updated_at"],
-                                    w["p_synced"],
-                                    w["p_clear"],
-                                    w["p_error"],
-                                )
-                                for w in writes
-                            ],
+                            [w["p_key"] for w in writes],
+                            [w["p_document"] for w in writes],
+                            [w["p_received"] for w in writes],
+                            [w["p_acked"] for w in writes],
+                            [w["p_sent"] for w in writes],
+                            [w["p_synced"] is not None for w in writes],
+                            [w["p_clear"] for w in writes],
+                            [w["p_error"] for w in writes],
+                            now,
                         )
         else:
             async with self._sessions() as session, session.begin():

@@ -76,14 +76,14 @@ class SyncWorker:
         username: str | None = None,
         password: str | None = None,
         tls_context: ssl.SSLContext | None = None,
-        partitions: int = 4,
+        partitions: int = 1,
         batch: int = 256,
         sweep_s: float = 1.0,
         prefix: str = PREFIX,
         clock: Callable[[], datetime] = _utcnow,
         instance_id: str | None = None,
     ) -> None:
-        self.repo = SyncRepo(sessionmaker, clock=clock)
+        self.repo = SyncRepo(sessionmaker, clock=clock, keep_connections=True)
         self.instance_id = instance_id or uuid.uuid4().hex[:12]
         self.connection = BrokerConnection(
             mqtt_url,
@@ -126,6 +126,7 @@ class SyncWorker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.repo.close()
 
     def kick(self) -> None:
         """Run the sweep now (after an API edit on this instance)."""
