@@ -428,3 +428,17 @@ def test_process_is_fast_at_128x128() -> None:
             timings.append(time.perf_counter() - start)
         # Typically ~0.15 ms here; the bound is loose so a busy CI machine does not flake.
         assert sorted(timings)[len(timings) // 2] < 0.005
+
+
+@given(
+    gamma=st.floats(min_value=0.5, max_value=3.0),
+    scale=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_gamma_lut_is_the_formula_and_cannot_be_changed(gamma: float, scale: float) -> None:
+    lut = gamma_lut(gamma, scale)
+    levels = np.arange(256, dtype=np.float64)
+    expected = np.rint(((np.clip(levels * scale, 0, 255) / 255.0) ** gamma) * 255.0)
+    assert np.array_equal(lut, expected.astype(np.uint8))
+    assert gamma_lut(gamma, scale) is lut  # cached: a frame asks for it twice
+    with pytest.raises(ValueError, match="read-only"):
+        lut[0] = 1  # a caller writing into it would change every later frame
