@@ -201,4 +201,14 @@ async def _serve(cfg: Any, *, migrate_first: bool) -> None:
     console.print(
         f"LightBox cloud [bold]{cfg.instance_id}[/bold] at http://{cfg.http_host}:{cfg.http_port}"
     )
-    await server.serve()
+
+    async def settle() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110 (a flag)
+            await asyncio.sleep(0.05)
+        aio.freeze_heap()  # the app, its services and the sync worker are built
+
+    settling = asyncio.create_task(settle())
+    try:
+        await server.serve()
+    finally:
+        settling.cancel()

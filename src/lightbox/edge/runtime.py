@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import gc
 import logging
 import secrets
 import signal
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from lightbox import aio
 from lightbox.drivers.base import Driver
 from lightbox.edge.config import EdgeConfig
 from lightbox.edge.media import MediaLibrary
@@ -256,8 +256,7 @@ class EdgeRuntime:
             self._tasks.append(start_update_agent(self, updates))
         # Everything built so far lives as long as the service: keep it out of the cyclic
         # collector's sweeps, which otherwise pause the event loop for milliseconds.
-        gc.collect()
-        gc.freeze()
+        aio.freeze_heap()
         # The render thread waits for the GIL after a change wakes it; Python's default
         # 5 ms switch interval would be the latency tail of every command under load.
         sys.setswitchinterval(0.001)

@@ -70,6 +70,7 @@ async def _serve(spec: WorkerSpec, index: int, ready: Any, stop: Any) -> None:
             await worker.connection.wait_connected(READY_TIMEOUT_S)
         except TimeoutError:
             logger.warning("sync worker %s: broker not reachable yet; retrying", index)
+        aio.freeze_heap()
         ready.release()
         await asyncio.to_thread(stop.wait)
     finally:
