@@ -365,3 +365,33 @@ async def test_a_retained_command_with_an_id_is_applied_once(
         assert handler.applied["kept"] == 1
     finally:
         await publish(broker_url, t.cmd, b"", retain=True)
+
+
+async def test_writes_go_out_in_order_also_when_the_socket_is_full(
+    broker_url: str, device: Device
+) -> None:
+    """The link's write path (_Writes): many packets queued in one step, and payloads larger
+    than the socket takes at once (the event loop then watches it for writability), all
+    arrive, complete and in order."""
+    import aiomqtt
+
+    from lightbox.edge.mqtt.link import _paho_of, _Writes
+    from lightbox.edge.mqtt.settings import parse_mqtt_url
+
+    parsed = parse_mqtt_url(broker_url)
+    topic = f"{device.prefix}/writes"
+    big = [bytes([n]) * (3 << 20) for n in range(3)]  # 3 MiB each: more than one send
+    small = [f"small-{n}".encode() for n in range(200)]
+    async with Watcher(broker_url, [topic]) as seen:
+        client = aiomqtt.Client(parsed.host, parsed.port)
+        paho = _paho_of(client)
+        assert paho is not None
+        _Writes.install(client, paho)
+        assert getattr(paho.on_socket_register_write, "__self__", None).__class__ is _Writes
+        async with client:
+            # queued in one step: no await between them
+            pending = [client.publish(topic, p, qos=1) for p in (*small[:100], *big, *small[100:])]
+            await asyncio.wait_for(asyncio.gather(*pending), 30)
+        want = [*small[:100], *big, *small[100:]]
+        await seen.wait_for(lambda ms: len(ms) >= len(want), limit_s=30, what="every payload")
+        assert [m.payload for m in seen.messages] == want

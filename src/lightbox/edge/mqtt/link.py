@@ -263,6 +263,7 @@ class MqttLink:
             # no client-side cap on QoS 1 messages in flight: up to IN_FLIGHT results wait
             # for their PUBACK at once (paho's default cap is 20)
             paho.max_inflight_messages_set(0)
+            _Writes.install(client, paho)
         # Up to IN_FLIGHT results plus the retained messages wait for their PUBACK at once:
         # that is normal here, not the backlog aiomqtt warns about (once per publish).
         client.pending_calls_threshold = 4 * IN_FLIGHT
@@ -513,3 +514,74 @@ def _paho_of(client: aiomqtt.Client) -> paho_mqtt.Client | None:
     if isinstance(paho, paho_mqtt.Client) and hasattr(paho, "manual_ack_set"):
         return paho
     return None
+
+
+class _Writes:
+    """Writes paho's queued packets at the end of the event loop step that queued them.
+
+    aiomqtt has the event loop watch the socket for writability whenever paho queues a
+    packet, through ``call_soon_threadsafe`` (a wake-up of the loop through its self-pipe)
+    and ``add_writer`` (an ``epoll_ctl``, another when paho is done): five system calls
+    around every ``send``. A socket almost always takes a small packet at once, so here a
+    queued packet schedules one ``loop_write`` with ``call_soon`` (from another thread,
+    such as aiomqtt's connect, ``call_soon_threadsafe``); only a socket that cannot take
+    everything is watched for writability. Each packet still goes out with a ``send`` of
+    its own, as soon as before: joining them was tried, and with Nagle's algorithm on the
+    broker's side fewer segments from us meant later ACKs and its next command waiting.
+    """
+
+    def __init__(self, client: aiomqtt.Client, paho: paho_mqtt.Client) -> None:
+        self._client = client
+        self._paho = paho
+        self._loop: asyncio.AbstractEventLoop = client._loop
+        self._flush_pending = False
+        self._watching: int | None = None
+
+    @classmethod
+    def install(cls, client: aiomqtt.Client, paho: paho_mqtt.Client) -> None:
+        """Take over paho's write callbacks from aiomqtt (left alone if its internals moved)."""
+        loop = getattr(client, "_loop", None)
+        if not isinstance(loop, asyncio.AbstractEventLoop) or not hasattr(client, "_disconnected"):
+            return
+        writes = cls(client, paho)
+        paho.on_socket_register_write = writes._register
+        paho.on_socket_unregister_write = writes._unregister
+
+    def _register(self, _paho: Any, _userdata: Any, sock: Any) -> None:
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._loop.call_soon(self._flush, sock)
+        else:
+            self._loop.call_soon_threadsafe(self._flush, sock)
+
+    def _unregister(self, _paho: Any, _userdata: Any, _sock: Any) -> None:
+        if self._watching is not None:
+            self._loop.remove_writer(self._watching)
+            self._watching = None
+
+    def _flush(self, sock: Any) -> None:
+        self._flush_pending = False
+        self._write()
+        if self._paho.want_write() and self._watching is None:
+            # the socket took part of it: let the event loop say when it takes more
+            try:
+                fd = sock.fileno()
+            except (OSError, ValueError):
+                return
+            if fd >= 0:
+                self._watching = fd
+                self._loop.add_writer(fd, self._write)
+
+    def _write(self) -> None:
+        try:
+            self._paho.loop_write()
+        except Exception as exc:  # a broken pipe: the connection is gone
+            disconnected = getattr(self._client, "_disconnected", None)
+            if isinstance(disconnected, asyncio.Future) and not disconnected.done():
+                disconnected.set_exception(exc)
