@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 import pytest
 
@@ -368,7 +369,7 @@ async def test_a_retained_command_with_an_id_is_applied_once(
 
 
 async def test_writes_go_out_in_order_also_when_the_socket_is_full(
-    broker_url: str, device: Device
+    broker_url: str, device: Device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The link's write path (_Writes): many packets queued in one step, and payloads larger
     than the socket takes at once (the event loop then watches it for writability), all
@@ -380,7 +381,7 @@ async def test_writes_go_out_in_order_also_when_the_socket_is_full(
 
     parsed = parse_mqtt_url(broker_url)
     topic = f"{device.prefix}/writes"
-    big = [bytes([n]) * (3 << 20) for n in range(3)]  # 3 MiB each: more than one send
+    big = [bytes([n]) * (1 << 20) for n in range(3)]  # 1 MiB each: many sends
     small = [f"small-{n}".encode() for n in range(200)]
     async with Watcher(broker_url, [topic]) as seen:
         client = aiomqtt.Client(parsed.host, parsed.port)
@@ -388,10 +389,27 @@ async def test_writes_go_out_in_order_also_when_the_socket_is_full(
         assert paho is not None
         _Writes.install(client, paho)
         assert getattr(paho.on_socket_register_write, "__self__", None).__class__ is _Writes
+        calls = {"flush": 0, "write": 0}
+        flush, write = _Writes._flush, _Writes._write
+
+        def counted_flush(self: _Writes, sock: object) -> None:
+            calls["flush"] += 1
+            flush(self, sock)
+
+        def counted_write(self: _Writes) -> None:
+            calls["write"] += 1
+            write(self)
+
+        monkeypatch.setattr(_Writes, "_flush", counted_flush)
+        monkeypatch.setattr(_Writes, "_write", counted_write)
         async with client:
+            sock = paho.socket()
+            assert isinstance(sock, socket.socket)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # a full socket
             # queued in one step: no await between them
             pending = [client.publish(topic, p, qos=1) for p in (*small[:100], *big, *small[100:])]
             await asyncio.wait_for(asyncio.gather(*pending), 30)
         want = [*small[:100], *big, *small[100:]]
         await seen.wait_for(lambda ms: len(ms) >= len(want), limit_s=30, what="every payload")
         assert [m.payload for m in seen.messages] == want
+        assert calls["write"] > calls["flush"]  # the socket was watched for writability
