@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lightbox.cloud.broker.local import LocalMosquitto
 from lightbox.cloud.db import Device, create_engine, create_sessionmaker
@@ -29,28 +31,33 @@ def delta(since: Timestamp | None, n: int, value: int) -> tuple[SyncMessage, Tim
     return SyncMessage(None, Delta(DEVICE, since, ts, regs)), ts
 
 
+async def register(engine: AsyncEngine, ids: Iterable[str]) -> None:
+    """Registered devices (the sync rows of unknown ones are never created)."""
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Device),
+            [
+                {
+                    "id": i,
+                    "name": i,
+                    "version": "0.1.0",
+                    "hardware": "test",
+                    "registered_at": now,
+                    "online": True,
+                    "registration_secret_hash": "x" * 64,
+                }
+                for i in ids
+            ],
+        )
+
+
 async def check(engine_url: str, schema: str | None) -> None:
     engine = create_engine(engine_url, schema=schema)
     try:
         if schema is None:
             await upgrade(engine)
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                [
-                    {
-                        "id": i,
-                        "name": i,
-                        "version": "0.1.0",
-                        "hardware": "test",
-                        "registered_at": now,
-                        "online": True,
-                        "registration_secret_hash": "x" * 64,
-                    }
-                    for i in ("box-b", "box-a")
-                ],
-            )
+        await register(engine, ("box-b", "box-a"))
         repo = SyncRepo(create_sessionmaker(engine))
         b1, t1 = delta(None, 1, 10)
         b2, t2 = delta(t1, 2, 20)
@@ -97,23 +104,7 @@ async def test_merge_many_concurrent_batches_do_not_deadlock(
     engine = create_engine(pg_url, schema=schema, pool_size=8)
     try:
         ids = [f"box-{i:02d}" for i in range(12)]
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                [
-                    {
-                        "id": i,
-                        "name": i,
-                        "version": "0.1.0",
-                        "hardware": "test",
-                        "registered_at": now,
-                        "online": True,
-                        "registration_secret_hash": "x" * 64,
-                    }
-                    for i in ids
-                ],
-            )
+        await register(engine, ids)
         repo = SyncRepo(create_sessionmaker(engine), keep_connections=keep)
 
         def batch(order: list[str], n: int) -> list[tuple[str, SyncMessage]]:
@@ -148,20 +139,7 @@ async def test_kept_connection_is_reused_and_replaced_when_it_dies(
     one that died is dropped and the next batch gets a fresh one; close() gives it back."""
     engine = create_engine(pg_url, schema=schema)
     try:
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                {
-                    "id": "box-k",
-                    "name": "box-k",
-                    "version": "0.1.0",
-                    "hardware": "test",
-                    "registered_at": now,
-                    "online": True,
-                    "registration_secret_hash": "x" * 64,
-                },
-            )
+        await register(engine, ["box-k"])
         repo = SyncRepo(create_sessionmaker(engine), keep_connections=True)
 
         async def backend_of_kept() -> int:
@@ -206,24 +184,8 @@ async def test_worker_processes_answer(
     ten devices acknowledged, in order (whichever process and partition took them)."""
     engine = create_engine(pg_url, schema=schema)
     ids = [f"box-{i:02d}" for i in range(10)]
-    now = datetime.now(UTC)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                [
-                    {
-                        "id": i,
-                        "name": i,
-                        "version": "0.1.0",
-                        "hardware": "test",
-                        "registered_at": now,
-                        "online": True,
-                        "registration_secret_hash": "x" * 64,
-                    }
-                    for i in ids
-                ],
-            )
+        await register(engine, ids)
     finally:
         await engine.dispose()
     user, password = quote(broker.cloud_username, safe=""), quote(broker.cloud_password, safe="")
@@ -269,23 +231,7 @@ async def test_unacknowledged_cloud_deltas_are_sent_again_after_a_reconnect(
     every device again what it has not acknowledged."""
     engine = create_engine(pg_url, schema=schema)
     try:
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(Device),
-                [
-                    {
-                        "id": i,
-                        "name": i,
-                        "version": "0.1.0",
-                        "hardware": "test",
-                        "registered_at": now,
-                        "online": True,
-                        "registration_secret_hash": "x" * 64,
-                    }
-                    for i in ("box-edited", "box-quiet")
-                ],
-            )
+        await register(engine, ("box-edited", "box-quiet"))
         repo = SyncRepo(create_sessionmaker(engine))
         first, _ = delta(None, 1, 10)
         await repo.merge_many([("box-edited", first), ("box-quiet", first)])
