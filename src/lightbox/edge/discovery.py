@@ -251,7 +251,9 @@ class Advertiser:
                 number = 2
                 while f"{self._record.name}-{number}.{SERVICE_TYPE}".lower() in taken:
                     number += 1
-                await self._unregister()
+                # No goodbye for a name the other device keeps using: its records have the
+                # same names (PTR, SRV, TXT), and browsers would drop them with ours.
+                self._withdraw_without_goodbye()
                 await self._register(self._record, f"{self._record.name}-{number}.{SERVICE_TYPE}")
             log.warning(
                 "mDNS: %s is also used by device %r; now advertising as %s",
@@ -292,6 +294,12 @@ class Advertiser:
         self._info, self._record = info, record
         self.announcements += 1
         log.info("mDNS: advertising %s on port %d", info.name, self.port)
+
+    def _withdraw_without_goodbye(self) -> None:
+        assert self._zc is not None
+        info, self._info = self._info, None
+        if info is not None:
+            self._zc.zeroconf.registry.async_remove(info)
 
     async def _unregister(self) -> None:
         if self._zc is None or self._info is None:
