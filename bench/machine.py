@@ -42,7 +42,7 @@ def cpu_model() -> str:
 
 
 def describe() -> str:
-    """One line: CPU, cores, Python version, and the reference loop's time."""
+    """One line: CPU, cores, Python version, the reference loop's time, the event loop."""
     return (
         f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"reference loop ({LOOP:,} additions) {python_loop_s():.2f} s; event loop {aio.describe()}"

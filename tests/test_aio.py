@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import warnings
 
@@ -62,8 +63,6 @@ def test_a_result_and_an_exception_come_back(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_freeze_heap_takes_what_exists_out_of_the_collector() -> None:
-    import gc
-
     kept = [[i] for i in range(1000)]  # alive now: frozen with everything else
     try:
         aio.freeze_heap()

@@ -61,19 +61,23 @@ def run(main: Coroutine[Any, Any, T], *, kind: str | None = None) -> T:
     except BaseException:
         main.close()  # never awaited: do not warn about it
         raise
-    logger.info("event loop: %s", "asyncio" if factory is asyncio.new_event_loop else "uvloop")
+    logger.info("event loop: %s", _name(factory))
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
 
 
 def describe(kind: str | None = None) -> str:
     """Which event loop :func:`run` would use: ``uvloop <version>`` or ``asyncio``."""
-    factory = loop_factory(kind)
-    if factory is asyncio.new_event_loop:
-        return "asyncio"
+    name = _name(loop_factory(kind))
+    if name == "asyncio":
+        return name
     from importlib.metadata import version
 
     return f"uvloop {version('uvloop')}"
+
+
+def _name(factory: Callable[[], asyncio.AbstractEventLoop]) -> str:
+    return "asyncio" if factory is asyncio.new_event_loop else "uvloop"
 
 
 def freeze_heap() -> None:

@@ -236,10 +236,13 @@ class Advertiser:
             other = AsyncServiceInfo(SERVICE_TYPE, name)
             if not await other.async_request(zc.zeroconf, 3000):
                 return
-            other_id = (other.properties or {}).get(b"id")
-            if other_id is None or other_id.decode(errors="replace") == self.device_id:
+            raw_id = (other.properties or {}).get(b"id")
+            if raw_id is None:
+                return
+            other_id = raw_id.decode(errors="replace")
+            if other_id == self.device_id:
                 return  # our own record
-            if self.device_id < other_id.decode(errors="replace"):
+            if self.device_id < other_id:
                 log.info("mDNS: %s is also claimed by %r, which renames", name, other_id)
                 return
             async with self._lock:
@@ -258,7 +261,7 @@ class Advertiser:
             log.warning(
                 "mDNS: %s is also used by device %r; now advertising as %s",
                 name,
-                other_id.decode(errors="replace"),
+                other_id,
                 self.service_name,
             )
         except Exception:

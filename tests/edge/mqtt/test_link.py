@@ -7,10 +7,11 @@ import json
 import logging
 import socket
 
+import aiomqtt
 import pytest
 
-from lightbox.edge.mqtt import MqttLink
-from lightbox.edge.mqtt.link import STATE_INTERVAL_S, Backoff
+from lightbox.edge.mqtt import MqttLink, parse_mqtt_url
+from lightbox.edge.mqtt.link import STATE_INTERVAL_S, Backoff, _paho_of, _Writes
 from lightbox.protocol import DeviceInfo, State
 from tests.edge.mqtt.conftest import (
     Device,
@@ -374,11 +375,6 @@ async def test_writes_go_out_in_order_also_when_the_socket_is_full(
     """The link's write path (_Writes): many packets queued in one step, and payloads larger
     than the socket takes at once (the event loop then watches it for writability), all
     arrive, complete and in order."""
-    import aiomqtt
-
-    from lightbox.edge.mqtt.link import _paho_of, _Writes
-    from lightbox.edge.mqtt.settings import parse_mqtt_url
-
     parsed = parse_mqtt_url(broker_url)
     topic = f"{device.prefix}/writes"
     big = [bytes([n]) * (1 << 20) for n in range(3)]  # 1 MiB each: many sends

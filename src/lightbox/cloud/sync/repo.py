@@ -161,7 +161,7 @@ class SyncRepo:
         self._sessions = sessionmaker
         self._clock = clock
         self._keep = keep_connections
-        # PostgreSQL connections kept checked out between batches (see _held)
+        # PostgreSQL connections kept checked out between batches (see _connection)
         self._idle: list[AsyncConnection] = []
 
     async def close(self) -> None:
@@ -177,8 +177,8 @@ class SyncRepo:
 
         A batch is a few milliseconds of work; checking a connection out of the pool for
         each cost a ``pool_pre_ping`` round trip and SQLAlchemy's greenlet hops, about a
-        sixth of the sync worker's CPU. A connection that failed is closed, not kept (the
-        next batch checks out a fresh one, pinged).
+        sixth of the sync worker's CPU. The connection of a batch that failed is closed, not
+        kept (the next batch checks out a fresh one, pinged).
         """
         if not self._keep:
             async with engine.connect() as fresh:

@@ -530,10 +530,12 @@ class _Writes:
     broker's side fewer segments from us meant later ACKs and its next command waiting.
     """
 
-    def __init__(self, client: aiomqtt.Client, paho: paho_mqtt.Client) -> None:
+    def __init__(
+        self, client: aiomqtt.Client, paho: paho_mqtt.Client, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._client = client
         self._paho = paho
-        self._loop: asyncio.AbstractEventLoop = client._loop
+        self._loop = loop
         self._flush_pending = False
         self._watching: int | None = None
 
@@ -543,7 +545,7 @@ class _Writes:
         loop = getattr(client, "_loop", None)
         if not isinstance(loop, asyncio.AbstractEventLoop) or not hasattr(client, "_disconnected"):
             return
-        writes = cls(client, paho)
+        writes = cls(client, paho, loop)
         paho.on_socket_register_write = writes._register
         paho.on_socket_unregister_write = writes._unregister
 
