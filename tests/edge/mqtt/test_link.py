@@ -11,7 +11,7 @@ import aiomqtt
 import pytest
 
 from lightbox.edge.mqtt import MqttLink, parse_mqtt_url
-from lightbox.edge.mqtt.link import STATE_INTERVAL_S, Backoff, _paho_of, _Writes
+from lightbox.edge.mqtt.link import STATE_INTERVAL_S, Backoff, _paho_of, _QuickAcks, _Writes
 from lightbox.protocol import DeviceInfo, State
 from tests.edge.mqtt.conftest import (
     Device,
@@ -409,3 +409,33 @@ async def test_writes_go_out_in_order_also_when_the_socket_is_full(
         await seen.wait_for(lambda ms: len(ms) >= len(want), limit_s=30, what="every payload")
         assert [m.payload for m in seen.messages] == want
         assert calls["write"] > calls["flush"]  # the socket was watched for writability
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux only")
+async def test_every_read_leaves_the_socket_acknowledging_at_once(
+    broker_url: str, device: Device
+) -> None:
+    """_QuickAcks: after each message read, the kernel is out of delayed-ACK ("pingpong")
+    mode again, so a broker with Nagle's algorithm on does not hold the next command back
+    waiting for our ACK. Each round puts the socket into pingpong mode, has a message
+    arrive and looks at the mode before the kernel's own delayed-ACK timer (40 ms) would
+    have left it."""
+    parsed = parse_mqtt_url(broker_url)
+    topic = f"{device.prefix}/quickack"
+    client = aiomqtt.Client(parsed.host, parsed.port)
+    paho = _paho_of(client)
+    assert paho is not None
+    _QuickAcks.install(paho)
+    assert getattr(paho.loop_read, "__self__", None).__class__ is _QuickAcks
+    rounds = 20
+    async with client, aiomqtt.Client(parsed.host, parsed.port) as sender:
+        await client.subscribe(topic, qos=0)
+        sock = paho.socket()
+        assert isinstance(sock, socket.socket)
+        for n in range(rounds):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 0
+            await sender.publish(topic, f"m{n}".encode(), qos=0)
+            message = await asyncio.wait_for(anext(client.messages), 10)
+            assert message.payload == f"m{n}".encode()
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1, f"round {n}"
