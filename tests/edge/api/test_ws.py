@@ -290,3 +290,49 @@ async def test_many_clients_and_one_that_vanishes(box: Box, client: httpx.AsyncC
         await asyncio.sleep(0.05)
     assert box.service.events.subscribers == 0
     assert (await client.get("/api/v1/state")).status_code == 200
+
+
+async def expect_closed_unauthorized(conn: ClientConnection) -> None:
+    """Messages may still come first; then an unauthorized error and the close with 4401."""
+    async with asyncio.timeout(5):
+        while True:
+            try:
+                message = await conn.recv()
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 4401
+                return
+            if isinstance(message, str) and json.loads(message)["type"] == "error":
+                assert json.loads(message)["error"]["code"] == "unauthorized"
+
+
+async def test_revoking_the_token_closes_its_sockets(box: Box, client: httpx.AsyncClient) -> None:
+    token_id, token = box.new_token("phone")
+    async with (
+        connect(ws_url(box), additional_headers=box.headers(token)) as revoked,
+        connect(ws_url(box), additional_headers=box.headers()) as kept,
+    ):
+        assert (await receive_json(revoked))["type"] == "hello"
+        assert (await receive_json(kept))["type"] == "hello"
+        assert (await client.delete(f"/api/v1/tokens/{token_id}")).status_code == 204
+        await expect_closed_unauthorized(revoked)
+        # the other socket is told about the change and stays open
+        await receive_until(kept, "changed", topic="tokens", id=token_id)
+        await kept.send(json.dumps({"type": "ping"}))
+        assert await receive_until(kept, "pong") == {"type": "pong"}
+
+
+async def test_a_token_revoked_outside_the_api_closes_its_socket_at_the_next_check(
+    box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lightbox edge token revoke`` changes the store without an event: the socket finds
+    out at its next periodic check."""
+    monkeypatch.setattr(ws_module, "TOKEN_RECHECK_S", 0.2)
+    token_id, token = box.new_token("phone")
+    async with connect(ws_url(box), additional_headers=box.headers(token)) as conn:
+        assert (await receive_json(conn))["type"] == "hello"
+        await asyncio.sleep(0.5)  # a few checks pass while the token is valid
+        await conn.send(json.dumps({"type": "ping"}))
+        assert await receive_until(conn, "pong") == {"type": "pong"}
+        with box.service.store.transaction() as tx:
+            assert tx.revoke_token(token_id)
+        await expect_closed_unauthorized(conn)

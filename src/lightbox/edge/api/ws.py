@@ -25,6 +25,10 @@ then ``height * width * 3`` RGB bytes, row-major from the top-left. Each client 
 latest frame at most ``fps`` times a second; a slow client skips frames (nothing queues
 up). Bad messages are answered with ``error`` (or a failed ``result``); the socket stays
 open. One client going away never disturbs another or the service.
+
+Revoking the token a socket authenticated with closes it (``error`` ``unauthorized``, then
+4401): at once when it is revoked through the API, within ``TOKEN_RECHECK_S`` when it is
+revoked elsewhere (``lightbox edge token revoke`` on the device).
 """
 
 from __future__ import annotations
@@ -43,11 +47,14 @@ from lightbox.edge.api.deps import FramesDep, ServiceDep, Unauthorized, check_to
 from lightbox.edge.api.frames import FrameTap, encode_preview
 from lightbox.edge.events import Event
 from lightbox.edge.service import LightBoxService
+from lightbox.edge.store import TokenInfo
 from lightbox.protocol import MAX_COMMAND_BYTES, ErrorInfo, from_validation_error
 
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 5.0
+TOKEN_RECHECK_S = 30.0
+"""How often an open socket checks that its token was not revoked outside the API."""
 CLOSE_UNAUTHORIZED = 4401
 MAX_MESSAGE_CHARS = MAX_COMMAND_BYTES + 1024
 ORIGIN = "ws"
@@ -68,26 +75,33 @@ class PreviewRequest(BaseModel):
 async def websocket_endpoint(ws: WebSocket, service: ServiceDep, frames: FramesDep) -> None:
     await ws.accept()
     try:
-        if not await _authenticate(ws, service):
+        token = await _authenticate(ws, service)
+        if token is None:
             return
-        await _Session(ws, service, frames).run()
+        await _Session(ws, service, frames, token).run()
     except _Gone:
         return
 
 
-async def _authenticate(ws: WebSocket, service: LightBoxService) -> bool:
+async def _authenticate(ws: WebSocket, service: LightBoxService) -> tuple[str, TokenInfo] | None:
+    """The token the client authenticated with and its info; None after closing with 4401."""
     header = ws.headers.get("authorization")
     try:
         if header is not None:
             scheme, _, token = header.partition(" ")
-            await check_token(service, token.strip() if scheme.lower() == "bearer" else "")
+            token = token.strip() if scheme.lower() == "bearer" else ""
         else:
-            await check_token(service, await _auth_message(ws))
+            token = await _auth_message(ws)
+        info = await check_token(service, token)
     except Unauthorized as err:
-        await _send_json(ws, {"type": "error", "error": _error(err.info())})
-        await ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
-        return False
-    return True
+        await _close_unauthorized(ws, err)
+        return None
+    return token, info
+
+
+async def _close_unauthorized(ws: WebSocket, err: Unauthorized) -> None:
+    await _send_json(ws, {"type": "error", "error": _error(err.info())})
+    await ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
 
 
 async def _auth_message(ws: WebSocket) -> str:
@@ -128,14 +142,23 @@ class _Session:
     """One authenticated client: a reader (this task), an event pump and maybe a preview.
 
     Everything sent goes through one lock, so messages never interleave; each producer
-    waits for its turn, and none of them buffers more than one message.
+    waits for its turn, and none of them buffers more than one message. The event pump
+    also watches the client's token: once it is revoked, the socket is closed with 4401.
     """
 
-    def __init__(self, ws: WebSocket, service: LightBoxService, frames: FrameTap) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        service: LightBoxService,
+        frames: FrameTap,
+        token: tuple[str, TokenInfo],
+    ) -> None:
         self._ws = ws
         self._service = service
         self._frames = frames
+        self._token, self._token_info = token
         self._send_lock = asyncio.Lock()
+        self._token_changed = asyncio.Event()
         self._preview: asyncio.Task[None] | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -158,16 +181,42 @@ class _Session:
                     "state": service.state.model_dump(mode="json", by_alias=True),
                 },
             )
+        reader = asyncio.create_task(self._read(), name="ws-reader")
+        guard = asyncio.create_task(self._guard_token(), name="ws-token")
         try:
-            await self._read()
+            # the reader ends when the client goes, the guard when the token was revoked
+            await asyncio.wait([reader, guard], return_when=asyncio.FIRST_COMPLETED)
+            if reader.done():
+                reader.result()  # the client's disconnect, or a socket error
         finally:
+            await _cancel(reader)
+            await _cancel(guard)
             await _cancel(pump)
             await _cancel(self._preview)
 
     async def _pump_events(self) -> None:
         with contextlib.suppress(*_Gone):
             async for event in self._service.events.subscribe():
+                if event.topic == "tokens" and event.id == self._token_info.id:
+                    self._token_changed.set()
                 await self.send(_event_message(event))
+
+    async def _guard_token(self) -> None:
+        """Returns after closing the socket once its token is no longer valid."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TOKEN_RECHECK_S):
+                    await self._token_changed.wait()
+            self._token_changed.clear()
+            try:
+                await check_token(self._service, self._token)
+            except Unauthorized as err:
+                async with self._send_lock:
+                    with contextlib.suppress(*_Gone):
+                        await _close_unauthorized(self._ws, err)
+                return
+            except Exception:  # the store busy or failing: keep the socket, check again
+                log.warning("could not check a WebSocket client's token", exc_info=True)
 
     async def _read(self) -> None:
         while True:
