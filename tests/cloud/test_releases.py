@@ -138,6 +138,10 @@ async def test_non_admins_cannot_publish_or_roll_out(rc: ReleaseCloud) -> None:
     assert (await rc.get_rollout(rollout["id"]))["percentage"] == 10
     listed = await rc.client.get("/api/v1/releases", headers=rc.admin.headers)
     assert [r["version"] for r in listed.json()] == ["1.1.0"]
+    # /me says who may: the dashboard offers releases and rollouts to admins only
+    assert (await rc.client.get("/api/v1/me", headers=user.headers)).json()["is_admin"] is False
+    me = await rc.client.get("/api/v1/me", headers=rc.admin.headers)
+    assert me.json()["is_admin"] is True
 
 
 async def test_a_percentage_rollout_offers_to_a_stable_cohort_and_widens(

@@ -111,6 +111,8 @@ class UserOut(BaseModel):
     id: str
     email: str
     created_at: datetime
+    is_admin: bool = False
+    """May publish releases and run rollouts (``lightbox release admin``)."""
 
 
 # -- devices --------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ def user_out(user: object) -> UserOut:
     from lightbox.cloud.db import User
 
     assert isinstance(user, User)
-    return UserOut(id=str(user.id), email=user.email, created_at=user.created_at)
+    return UserOut(
+        id=str(user.id), email=user.email, created_at=user.created_at, is_admin=user.is_admin
+    )
 
 
 @router.post(
