@@ -139,11 +139,12 @@ def _event_message(event: Event) -> dict[str, Any]:
 
 
 class _Session:
-    """One authenticated client: a reader (this task), an event pump and maybe a preview.
+    """One authenticated client: a reader, an event pump, a token guard and maybe a preview.
 
     Everything sent goes through one lock, so messages never interleave; each producer
-    waits for its turn, and none of them buffers more than one message. The event pump
-    also watches the client's token: once it is revoked, the socket is closed with 4401.
+    waits for its turn, and none of them buffers more than one message. The guard checks
+    the client's token when the pump sees it change, and every ``TOKEN_RECHECK_S``; once
+    it is revoked, the guard closes the socket with 4401 and the session ends.
     """
 
     def __init__(
